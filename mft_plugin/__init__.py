@@ -1,0 +1,13 @@
+"""
+mft-plugin: Meta Fine-Tuning (Wang et al., EMNLP 2020) as an AllenNLP plugin.
+
+Importing the package registers every component with AllenNLP (`allennlp` imports it through
+`.allennlp_plugins`) and fills in the documented defaults of the `MFT_*` environment variables
+that the training configs read (see `mft_plugin.settings`).
+"""
+from mft_plugin.settings import apply_environment_defaults
+
+apply_environment_defaults()
+
+# Each import below registers components by name; keep one line per registering module.
+from mft_plugin import data  # noqa: E402,F401

@@ -1,0 +1,48 @@
+"""
+Environment variables that configure the plugin, and their documented defaults.
+
+The jsonnet files in `training_configs/` read these with `std.extVar`. AllenNLP hands every
+environment variable to jsonnet, but jsonnet fails on an unset one, so importing the plugin
+(which `allennlp` does through `.allennlp_plugins`) fills in the defaults below for every
+variable the user has not set. Setting a variable, or overriding the config key with `-o`,
+always wins.
+
+| variable           | default                                  | meaning                                  |
+|--------------------|------------------------------------------|------------------------------------------|
+| `MFT_HOME`         | `~/.cache/mft_plugin`                    | where prepared encoders are stored       |
+| `MFT_ENCODER`      | `$MFT_HOME/all-MiniLM-L6-v2`             | encoder name (hub) or local directory    |
+| `MFT_DATA_DIR`     | `../shared/data`                         | root of the task data                    |
+| `MFT_SEED`         | `13`                                     | random seed of a training run            |
+| `MFT_SKIP_LAYERS`  | `auto`                                   | Ls, e.g. `4,8,12`; `auto` = depth thirds |
+"""
+import os
+from pathlib import Path
+from typing import Dict
+
+PACKAGED_ENCODER_NAME = "all-MiniLM-L6-v2"
+
+
+def mft_home() -> Path:
+    """The folder that holds prepared encoders (`MFT_HOME`, default `~/.cache/mft_plugin`)."""
+    return Path(os.environ.get("MFT_HOME") or "~/.cache/mft_plugin").expanduser()
+
+
+def default_encoder_dir() -> Path:
+    """Where `mft-prepare-encoder` writes the offline MiniLM unless told otherwise."""
+    return mft_home() / PACKAGED_ENCODER_NAME
+
+
+def environment_defaults() -> Dict[str, str]:
+    return {
+        "MFT_ENCODER": str(default_encoder_dir()),
+        "MFT_DATA_DIR": "../shared/data",
+        "MFT_SEED": "13",
+        "MFT_SKIP_LAYERS": "auto",
+    }
+
+
+def apply_environment_defaults() -> None:
+    """Set every `MFT_*` variable that the user left unset to its documented default."""
+    for name, value in environment_defaults().items():
+        if not os.environ.get(name):
+            os.environ[name] = value

@@ -1,0 +1,17 @@
+"""Paths shared by the tests, and the plugin imported once so every component is registered."""
+from pathlib import Path
+
+import pytest
+
+import mft_plugin  # noqa: F401  (registers the readers, models, callbacks and predictors)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
+FIXTURE_DATA = FIXTURES / "data"
+TINY_BERT = str(FIXTURES / "tiny_bert")
+# The real data lives beside the project; tests that read it skip when it is absent.
+SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
+
+requires_shared_data = pytest.mark.skipif(
+    not SHARED_DATA.is_dir(), reason=f"real data not found at {SHARED_DATA}"
+)

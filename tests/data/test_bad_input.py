@@ -1,0 +1,192 @@
+"""Every kind of bad input fails with an error that names the file and the line."""
+import json
+import re
+
+import pytest
+
+from mft_plugin.data import (
+    DataFileError,
+    MultiDomainNliReader,
+    MultiDomainReviewReader,
+    TermPairReader,
+)
+from tests.conftest import FIXTURE_DATA, TINY_BERT
+
+GOOD_NLI = {"gold_label": "neutral", "sentence1": "a b", "sentence2": "c d", "genre": "fiction"}
+
+
+def _read(reader, path):
+    return list(reader.read(str(path)))
+
+
+def _expect(reader, path, line, message):
+    with pytest.raises(DataFileError, match=re.escape(f"{path}:{line}: ") + message):
+        _read(reader, path)
+
+
+def _jsonl(tmp_path, rows, name="data.jsonl"):
+    path = tmp_path / name
+    path.write_text(
+        "".join((row if isinstance(row, str) else json.dumps(row)) + "\n" for row in rows)
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def nli():
+    return MultiDomainNliReader(TINY_BERT)
+
+
+@pytest.fixture(scope="module")
+def reviews():
+    return MultiDomainReviewReader(TINY_BERT)
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return TermPairReader(TINY_BERT)
+
+
+def test_malformed_json(nli, tmp_path):
+    path = _jsonl(tmp_path, [GOOD_NLI, '{"gold_label": "neutral", "sentence1": '])
+    _expect(nli, path, 2, "malformed JSON")
+
+
+def test_json_that_is_not_an_object(nli, tmp_path):
+    path = _jsonl(tmp_path, [GOOD_NLI, GOOD_NLI, "[1, 2]"])
+    _expect(nli, path, 3, "expected a JSON object")
+
+
+def test_missing_field(nli, tmp_path):
+    row = dict(GOOD_NLI)
+    del row["genre"]
+    path = _jsonl(tmp_path, [GOOD_NLI, row])
+    _expect(nli, path, 2, "missing field 'genre'")
+
+
+def test_unknown_nli_label(nli, tmp_path):
+    path = _jsonl(tmp_path, [GOOD_NLI, dict(GOOD_NLI, gold_label="maybe")])
+    _expect(nli, path, 2, "unknown label 'maybe'")
+
+
+def test_tsv_wrong_column_count(nli, tmp_path):
+    path = tmp_path / "mnli.tsv"
+    path.write_text(
+        "sentence1\tsentence2\tgenre\tgold_label\na\tb\tfiction\tneutral\na\tb\tfiction\n"
+    )
+    _expect(nli, path, 3, "expected 4 tab-separated columns, found 3")
+
+
+def test_tsv_header_without_required_columns(nli, tmp_path):
+    path = tmp_path / "mnli.tsv"
+    path.write_text("premise\thypothesis\tgenre\tgold_label\na\tb\tfiction\tneutral\n")
+    _expect(nli, path, 1, r"TSV header lacks column\(s\) \['sentence1', 'sentence2'\]")
+
+
+def test_non_utf8_bytes(pairs, tmp_path):
+    path = tmp_path / "animal.tsv"
+    path.write_bytes(b"dog\tanimal\t1\ncaf\xe9\tanimal\t1\n")
+    _expect(pairs, path, 2, "bytes that are not valid utf-8")
+
+
+def test_non_utf8_bytes_in_a_review_file(reviews, tmp_path):
+    domain = tmp_path / "reviews" / "books"
+    domain.mkdir(parents=True)
+    (domain / "positive.review").write_bytes(
+        b"<review>\n<review_text>\nna\xefve\n</review_text>\n</review>\n"
+    )
+    _expect(reviews, domain / "positive.review", 3, "bytes that are not valid utf-8")
+
+
+def test_term_pairs_wrong_column_count(pairs, tmp_path):
+    directory = tmp_path / "taxonomy"
+    directory.mkdir()
+    (directory / "animal.tsv").write_text("dog\tanimal\t1\ncat\tanimal\n")
+    _expect(pairs, directory / "animal.tsv", 2, "expected 3 tab-separated columns, found 2")
+
+
+def test_term_pairs_fourth_column_only_in_a_single_file(pairs, tmp_path):
+    directory = tmp_path / "taxonomy"
+    directory.mkdir()
+    (directory / "animal.tsv").write_text("dog\tanimal\t1\tanimal\n")
+    with pytest.raises(
+        DataFileError, match=re.escape(f"{directory / 'animal.tsv'}:1: expected 3 tab")
+    ):
+        _read(pairs, directory)
+
+
+def test_unknown_term_pair_label(pairs, tmp_path):
+    path = tmp_path / "animal.tsv"
+    path.write_text("dog\tanimal\t1\ncat\tanimal\t2\n")
+    _expect(pairs, path, 2, "unknown label '2'")
+
+
+def test_unknown_review_label_in_tabular_file(reviews, tmp_path):
+    path = _jsonl(tmp_path, [{"text": "x", "domain": "books", "label": "meh"}])
+    _expect(reviews, path, 1, "unknown label 'meh'")
+
+
+def test_review_block_never_closed(reviews, tmp_path):
+    domain = tmp_path / "reviews" / "books"
+    domain.mkdir(parents=True)
+    path = domain / "negative.review"
+    path.write_text(
+        "<review>\n<review_text>\nfine\n</review_text>\n</review>\n"
+        "<review>\n<title>\nbad\n</title>\n"
+    )
+    _expect(reviews, path, 6, "<review> is never closed")
+
+
+def test_review_without_text(reviews, tmp_path):
+    domain = tmp_path / "reviews" / "books"
+    domain.mkdir(parents=True)
+    path = domain / "positive.review"
+    path.write_text("<review>\n<title>\nno text\n</title>\n</review>\n")
+    _expect(reviews, path, 1, "review has no <review_text> field")
+
+
+def test_text_outside_a_review(reviews, tmp_path):
+    domain = tmp_path / "reviews" / "books"
+    domain.mkdir(parents=True)
+    path = domain / "positive.review"
+    path.write_text("stray words\n<review>\n<review_text>\nx\n</review_text>\n</review>\n")
+    _expect(reviews, path, 1, "unexpected text outside a <review> block")
+
+
+def test_empty_file_names_the_path(pairs, tmp_path):
+    directory = tmp_path / "taxonomy"
+    directory.mkdir()
+    (directory / "animal.tsv").write_text("dog\tanimal\t1\n")
+    (directory / "plant.tsv").write_text("\n")
+    with pytest.raises(
+        DataFileError, match=re.escape(f"{directory / 'plant.tsv'}: holds no term pairs")
+    ):
+        _read(pairs, directory)
+
+
+def test_empty_review_domain_names_the_folder(reviews, tmp_path):
+    (tmp_path / "reviews" / "books").mkdir(parents=True)
+    with pytest.raises(
+        DataFileError, match="books: holds neither positive.review nor negative.review"
+    ):
+        _read(reviews, tmp_path / "reviews")
+
+
+def test_file_that_yields_no_instances(nli, tmp_path):
+    path = _jsonl(tmp_path, [dict(GOOD_NLI, gold_label="-")])
+    with pytest.raises(DataFileError, match=re.escape(f"{path}: no instances could be read")):
+        _read(nli, path)
+
+
+def test_requested_domain_that_is_absent_names_the_path():
+    reader = TermPairReader(TINY_BERT, domains=["animal", "plant"])
+    path = FIXTURE_DATA / "taxonomy" / "train"
+    with pytest.raises(
+        DataFileError, match=re.escape(f"{path}: domain(s) ['plant'] yield no instances")
+    ):
+        _read(reader, path)
+
+
+def test_missing_path(pairs, tmp_path):
+    with pytest.raises(DataFileError, match="no such file or directory"):
+        _read(pairs, tmp_path / "nowhere")
