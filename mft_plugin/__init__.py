@@ -11,3 +11,7 @@ apply_environment_defaults()
 
 # Each import below registers components by name; keep one line per registering module.
 from mft_plugin import data  # noqa: E402,F401
+from mft_plugin import metrics  # noqa: E402,F401
+from mft_plugin import models  # noqa: E402,F401
+from mft_plugin import callbacks  # noqa: E402,F401
+from mft_plugin import predictors  # noqa: E402,F401

@@ -243,6 +243,9 @@ class MultiDomainReader(DatasetReader):
         Passed to the HuggingFace tokenizer.
     """
 
+    # The JSON keys of a prediction input, in `text_to_instance` order (set by each reader).
+    predictor_fields: Tuple[str, ...] = ()
+
     def __init__(
         self,
         model_name: str,

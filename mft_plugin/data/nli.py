@@ -43,6 +43,9 @@ class MultiDomainNliReader(MultiDomainReader):
     Registered as a `DatasetReader` with name "mft_nli". Other parameters: `MultiDomainReader`.
     """
 
+    # The JSON keys of a prediction input, in `text_to_instance` order.
+    predictor_fields = ("premise", "hypothesis")
+
     def __init__(self, model_name: str, collapse_labels: bool = False, **kwargs) -> None:
         super().__init__(model_name, **kwargs)
         self.collapse_labels = collapse_labels

@@ -60,6 +60,9 @@ class MultiDomainReviewReader(MultiDomainReader):
         Encoding of the files (some copies of the original corpus are Latin-1).
     """
 
+    # The JSON keys of a prediction input, in `text_to_instance` order.
+    predictor_fields = ("text",)
+
     def __init__(
         self, model_name: str, include_title: bool = False, encoding: str = "utf-8", **kwargs
     ) -> None:

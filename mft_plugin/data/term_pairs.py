@@ -46,6 +46,9 @@ class TermPairReader(MultiDomainReader):
     `MultiDomainReader`.
     """
 
+    # The JSON keys of a prediction input, in `text_to_instance` order.
+    predictor_fields = ("hyponym", "hypernym")
+
     def _read_records(self, file_path: str) -> Iterator[RawRecord]:
         path = Path(file_path)
         if path.is_dir():

@@ -1,0 +1,1 @@
+from mft_plugin.callbacks.prototypes import PrototypeCallback

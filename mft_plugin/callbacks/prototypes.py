@@ -1,0 +1,305 @@
+"""
+Algorithm 1, lines 2–7: before the first update, compute the class prototypes of every domain
+and the typicality score of every training instance, and hand the scores to the model.
+"""
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+import torch
+import torch.distributed as dist
+from allennlp.common import Tqdm
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import Instance
+from allennlp.data.batch import Batch
+from allennlp.nn import util as nn_util
+from allennlp.training.callbacks.callback import TrainerCallback
+
+from mft_plugin.models.meta_fine_tuning import MetaFineTuning
+from mft_plugin.typicality import class_prototypes, compute_typicality, prototype_sums_and_counts
+
+if TYPE_CHECKING:
+    from allennlp.training.gradient_descent_trainer import GradientDescentTrainer
+
+logger = logging.getLogger(__name__)
+
+SCORES_FILE = "typicality.jsonl"
+SUMMARY_FILE = "prototypes.json"
+PROTOTYPES_FILE = "prototypes.pt"
+
+
+@TrainerCallback.register("mft_prototypes")
+class PrototypeCallback(TrainerCallback):
+    """
+    Runs the prototype pass of MFT in `on_start`: one pass over the training data with the
+    model's own (still pretrained) encoder in evaluation mode, without gradients, in batches
+    of similar length; then prototypes (eq. 1) and typicality (eq. 2) under the model's
+    `typicality` settings, handed to the model by instance id.
+
+    Writes to the serialization directory:
+    - `typicality.jsonl`: one line per training instance with `instance_id`, `domain`, `label`,
+      `typicality` and `text`, in data order;
+    - `prototypes.json`: a summary: instances, typicality statistics and prototype cosines of
+      every (domain, class), the settings and the time the pass took;
+    - `prototypes.pt`: the prototypes c_m^k (K, M, d) and the group sizes |D_m^k| (K, M).
+
+    Distributed training: every worker embeds its own shard; prototype sums and counts are
+    all-reduced, so every worker holds identical prototypes; each worker scores its own shard,
+    the scores are gathered, and the primary writes the complete file.
+
+    With `--recover` from a checkpoint, the saved scores are loaded instead of being computed
+    again with a partly trained encoder. The callback does nothing for a model that does not use
+    typicality (MFT (DC), baselines), except count the domains when the model draws corrupted
+    labels from their empirical distribution.
+
+    Registered as a `TrainerCallback` with name "mft_prototypes".
+
+    # Parameters
+
+    serialization_dir : `str`
+    batch_size : `int`, optional (default = `64`)
+        Instances per batch of the prototype pass (no gradients, so it can exceed training's).
+    """
+
+    def __init__(self, serialization_dir: str, batch_size: int = 64) -> None:
+        super().__init__(serialization_dir)
+        self.batch_size = batch_size
+
+    def on_start(
+        self, trainer: "GradientDescentTrainer", is_primary: bool = True, **kwargs
+    ) -> None:
+        super().on_start(trainer, is_primary)
+        model = trainer.model
+        if not isinstance(model, MetaFineTuning):
+            return
+        if not (model.uses_typicality or model.needs_domain_prior):
+            return
+        instances = list(trainer.data_loader.iter_instances())
+        if model.needs_domain_prior:
+            model.set_domain_prior(_domain_counts(instances, len(model.domain_names)))
+        if not model.uses_typicality:
+            return
+        scores_path = Path(self.serialization_dir) / SCORES_FILE
+        if _resumes_from_checkpoint(trainer):
+            model.set_typicality(load_typicality(scores_path))
+            logger.info("Recovered run: typicality scores loaded from %s", scores_path)
+            return
+        records, summary, prototypes = self.compute(model, instances)
+        model.set_typicality({record["instance_id"]: record["typicality"] for record in records})
+        if is_primary:
+            directory = Path(self.serialization_dir)
+            torch.save(prototypes, directory / PROTOTYPES_FILE)
+            _write_json_atomically(directory / SUMMARY_FILE, summary)
+            write_typicality(scores_path, records)
+
+    # ----------------------------------------------------------------------------------------
+    def compute(
+        self, model: MetaFineTuning, instances: List[Instance]
+    ) -> Tuple[List[Dict[str, Any]], Dict[str, Any], Dict[str, Any]]:
+        """
+        Typicality records of the whole training set, the summary, and the prototypes (eq. 1)
+        with their group sizes, from `instances` (this worker's shard); every worker calls it.
+        """
+        start = time.perf_counter()
+        config = model.typicality_config
+        embeddings, domains, labels = self.embed(model, instances)
+        groups = labels if config.granularity == "domain_class" else torch.zeros_like(labels)
+        num_groups = model.num_labels if config.granularity == "domain_class" else 1
+        num_domains = len(model.domain_names)
+        sums, counts = prototype_sums_and_counts(
+            embeddings, domains, groups, num_domains, num_groups
+        )
+        if _distributed():
+            dist.all_reduce(sums)
+            dist.all_reduce(counts)
+        all_embeddings = None
+        if config.prototypes_per_class > 1:
+            all_embeddings = tuple(
+                torch.cat(parts) for parts in zip(*_gather((embeddings, domains, groups)))
+            )
+        scores = compute_typicality(
+            embeddings, domains, groups, sums, counts, config, all_embeddings
+        )
+
+        vocab = model.vocab
+        records = [
+            {
+                "instance_id": instance["metadata"]["instance_id"],
+                "domain": model.domain_names[int(domain)],
+                "label": vocab.get_token_from_index(int(label), model._label_namespace),
+                "typicality": float(score),
+                "text": instance["metadata"]["text"],
+            }
+            for instance, domain, label, score in zip(instances, domains, labels, scores)
+        ]
+        records = _interleave(_gather(records)) if _distributed() else records
+        summary = prototype_summary(records, sums, counts, model, config)
+        summary["seconds"] = round(time.perf_counter() - start, 2)
+        logger.info(
+            "Typicality of %d instances computed in %.1fs", len(records), summary["seconds"]
+        )
+        prototypes = {
+            "prototypes": class_prototypes(sums, counts),
+            "counts": counts,
+            "domains": model.domain_names,
+            "groups": summary["prototype_groups"],
+        }
+        return records, summary, prototypes
+
+    def embed(
+        self, model: MetaFineTuning, instances: List[Instance]
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """E(x) (float16), domain and label indexes of every instance, in instance order."""
+        if any("label" not in i.fields or "domain" not in i.fields for i in instances):
+            raise ConfigurationError(
+                "MFT's training data needs a label and a domain on every instance."
+            )
+        order = sorted(range(len(instances)), key=lambda index: len(instances[index]["tokens"]))
+        device = next(model.parameters()).device
+        embeddings = torch.empty(len(instances), model.hidden_size, dtype=torch.float16)
+        domains = torch.empty(len(instances), dtype=torch.long)
+        labels = torch.empty(len(instances), dtype=torch.long)
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                for batch_indices in Tqdm.tqdm(
+                    list(_chunks(order, self.batch_size)), desc="mft prototypes"
+                ):
+                    tensors = Batch([instances[i] for i in batch_indices]).as_tensor_dict()
+                    tokens = nn_util.move_to_device(tensors["tokens"], device)
+                    rows = torch.tensor(batch_indices)
+                    embeddings[rows] = model.prototype_embedding(tokens).cpu().to(torch.float16)
+                    domains[rows] = tensors["domain"]
+                    labels[rows] = tensors["label"]
+        finally:
+            model.train(was_training)
+        return embeddings, domains, labels
+
+
+# --------------------------------------------------------------------------------------------
+# Files
+def write_typicality(path: Path, records: Sequence[Dict[str, Any]]) -> None:
+    """Write `typicality.jsonl` through a temporary file, so a kill leaves the old file whole."""
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+    os.replace(temporary, path)
+
+
+def load_typicality(path: Path) -> Dict[str, float]:
+    """`{instance_id: typicality}` from a `typicality.jsonl`."""
+    if not path.is_file():
+        raise ConfigurationError(
+            f"Recovering an MFT run needs the typicality scores of its start, but {path} is "
+            "missing; computing them again with a partly trained encoder would change the method. "
+            "Start the run afresh instead of with --recover."
+        )
+    scores = {}
+    with open(path, encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, start=1):
+            try:
+                record = json.loads(line)
+                scores[record["instance_id"]] = float(record["typicality"])
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+                raise ConfigurationError(f"{path}:{line_number}: not a typicality record ({error})")
+    return scores
+
+
+def prototype_summary(
+    records: Sequence[Dict[str, Any]],
+    sums: torch.Tensor,
+    counts: torch.Tensor,
+    model: MetaFineTuning,
+    config,
+) -> Dict[str, Any]:
+    """Instances and typicality statistics per (domain, class), and prototype cosines."""
+    by_group: Dict[Tuple[str, str], List[float]] = {}
+    for record in records:
+        by_group.setdefault((record["domain"], record["label"]), []).append(record["typicality"])
+    prototypes = class_prototypes(sums, counts)
+    group_names = (
+        [
+            model.vocab.get_token_from_index(i, model._label_namespace)
+            for i in range(model.num_labels)
+        ]
+        if config.granularity == "domain_class"
+        else ["*"]
+    )
+    cosines = {}
+    for index, name in enumerate(group_names):
+        normalised = torch.nn.functional.normalize(prototypes[:, index].float(), dim=-1)
+        cosines[name] = [[round(float(v), 4) for v in row] for row in normalised @ normalised.T]
+    return {
+        "domains": model.domain_names,
+        "prototype_groups": group_names,
+        "instances": int(counts.sum()),
+        "groups": [
+            {
+                "domain": domain,
+                "label": label,
+                "instances": len(values),
+                "typicality_mean": sum(values) / len(values),
+                "typicality_min": min(values),
+                "typicality_max": max(values),
+            }
+            for (domain, label), values in sorted(by_group.items())
+        ],
+        "prototype_cosine_between_domains": cosines,
+        "settings": dict(vars(config)),
+    }
+
+
+def _write_json_atomically(path: Path, content: Dict[str, Any]) -> None:
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+def _resumes_from_checkpoint(trainer: "GradientDescentTrainer") -> bool:
+    """Whether the trainer restored a checkpoint with some training already done."""
+    return bool(
+        getattr(trainer, "_start_after_epochs_completed", 0)
+        or getattr(trainer, "_start_after_batches_in_epoch_completed", 0)
+    )
+
+
+def _domain_counts(instances: Sequence[Instance], num_domains: int) -> torch.Tensor:
+    counts = torch.zeros(num_domains, dtype=torch.float64)
+    for instance in instances:
+        counts[instance["domain"]._label_id] += 1
+    if _distributed():
+        dist.all_reduce(counts)
+    return counts
+
+
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def _gather(value: Any) -> List[Any]:
+    """Every worker's `value`, in rank order (a one-element list outside distributed runs)."""
+    if not _distributed():
+        return [value]
+    gathered: List[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, value)
+    return gathered
+
+
+def _interleave(shards: List[List[Any]]) -> List[Any]:
+    """Undo AllenNLP's distributed sharding (worker r reads items r, r + W, r + 2W, ...)."""
+    merged = []
+    for position in range(max(len(shard) for shard in shards)):
+        merged.extend(shard[position] for shard in shards if position < len(shard))
+    return merged
+
+
+def _chunks(items: List[int], size: int) -> Iterator[List[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

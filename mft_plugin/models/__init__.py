@@ -1,0 +1,2 @@
+from mft_plugin.models.classifier import TransformerClassifier
+from mft_plugin.models.meta_fine_tuning import MetaFineTuning

@@ -1,0 +1,199 @@
+"""
+Fine-tuning a BERT-family encoder for classification, the way the paper does it: the last
+layer's [CLS] vector f(x), dropout, one linear layer over the classes (§3.2, Devlin et al.).
+
+`TransformerClassifier` is the plain model (BERT (S), BERT (Mix) and every stage-2 run); the
+MFT model and the multi-task and adversarial baselines extend it, so every method shares the
+same encoder and label classifier, under the same parameter names, and a stage-2 run can load
+them from any stage-1 archive.
+"""
+from typing import Dict, List, NamedTuple, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import TextFieldTensors, Vocabulary
+from allennlp.models.model import Model
+from allennlp.modules import TextFieldEmbedder
+from allennlp.modules.text_field_embedders import BasicTextFieldEmbedder
+from allennlp.modules.token_embedders import PretrainedTransformerEmbedder
+from allennlp.nn import InitializerApplicator
+from allennlp.training.metrics import CategoricalAccuracy
+
+from mft_plugin.data.common import DOMAIN_NAMESPACE
+from mft_plugin.metrics import PerDomainAccuracy
+
+
+class EncoderOutput(NamedTuple):
+    """What one encoder pass gives the heads."""
+
+    last_layer: torch.Tensor  # (batch, length, d)
+    # HuggingFace's hidden_states: index 0 is the embedding layer, index l is layer l.
+    hidden_states: Optional[Sequence[torch.Tensor]]
+    mask: torch.Tensor  # (batch, length), True for real tokens
+    pooler_output: Optional[torch.Tensor]
+
+
+@Model.register("mft_transformer_classifier")
+class TransformerClassifier(Model):
+    """
+    A pretrained transformer fine-tuned for classification: last-layer [CLS] → dropout →
+    linear label classifier, cross-entropy loss. Reports accuracy overall and per domain.
+
+    Registered as a `Model` with name "mft_transformer_classifier".
+
+    # Parameters
+
+    vocab : `Vocabulary`
+    text_field_embedder : `TextFieldEmbedder`
+        A `basic` embedder with exactly one `pretrained_transformer` token embedder. Its
+        HuggingFace model is called directly, so that every layer's output is available.
+    dropout : `float`, optional (default = `0.1`)
+        Dropout on f(x) before the classifier, as in BERT fine-tuning.
+    label_namespace : `str`, optional (default = `"labels"`)
+    domain_namespace : `str`, optional (default = `"domain_labels"`)
+    keep_pooler : `bool`, optional (default = `False`)
+        BERT's pooler is not used by this model (the paper's f(x) is the [CLS] vector itself);
+        it is dropped so that every parameter gets a gradient (distributed training needs it).
+    initializer : `InitializerApplicator`, optional
+        Applied to the whole model (use it, with `"pretrained"`, to load a stage-1 encoder).
+    """
+
+    default_predictor = "mft_classifier"
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        text_field_embedder: TextFieldEmbedder,
+        dropout: float = 0.1,
+        label_namespace: str = "labels",
+        domain_namespace: str = DOMAIN_NAMESPACE,
+        keep_pooler: bool = False,
+        initializer: Optional[InitializerApplicator] = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(vocab, **kwargs)
+        self._text_field_embedder = text_field_embedder
+        self._embedder_key = _single_transformer_key(text_field_embedder)
+        transformer = self.transformer
+        if not keep_pooler and getattr(transformer, "pooler", None) is not None:
+            transformer.pooler = None
+        self._uses_token_types = getattr(transformer.config, "type_vocab_size", 0) > 1
+        self.hidden_size: int = transformer.config.hidden_size
+        self.num_layers: int = transformer.config.num_hidden_layers
+
+        self._label_namespace = label_namespace
+        self._domain_namespace = domain_namespace
+        self.num_labels = vocab.get_vocab_size(label_namespace)
+        self.domain_names: List[str] = [
+            vocab.get_token_from_index(index, domain_namespace)
+            for index in range(vocab.get_vocab_size(domain_namespace))
+        ]
+        self._dropout = torch.nn.Dropout(dropout)
+        self._label_classifier = torch.nn.Linear(self.hidden_size, self.num_labels)
+
+        self._accuracy = CategoricalAccuracy()
+        self._domain_accuracy = PerDomainAccuracy(self.domain_names)
+        if initializer is not None:
+            initializer(self)
+
+    # ----------------------------------------------------------------------------------------
+    # Pieces shared by every method
+    @property
+    def transformer(self) -> torch.nn.Module:
+        """The HuggingFace model inside the embedder (not a second registered submodule)."""
+        embedder = getattr(self._text_field_embedder, f"token_embedder_{self._embedder_key}")
+        return embedder.transformer_model
+
+    def encode(self, tokens: TextFieldTensors, all_layers: bool = False) -> EncoderOutput:
+        """One pass of the encoder; `all_layers` also returns every layer's output."""
+        inputs = tokens[self._embedder_key]
+        mask = inputs["mask"]
+        type_ids = inputs.get("type_ids") if self._uses_token_types else None
+        output = self.transformer(
+            input_ids=inputs["token_ids"],
+            attention_mask=mask.float(),
+            token_type_ids=type_ids,
+            output_hidden_states=all_layers,
+            return_dict=True,
+        )
+        return EncoderOutput(
+            last_layer=output.last_hidden_state,
+            hidden_states=output.hidden_states if all_layers else None,
+            mask=mask,
+            pooler_output=getattr(output, "pooler_output", None),
+        )
+
+    def classify(self, last_layer: torch.Tensor) -> torch.Tensor:
+        """Label logits τ(f(x)) from f(x), the last layer's [CLS] vector."""
+        return self._label_classifier(self._dropout(last_layer[:, 0]))
+
+    @staticmethod
+    def predictions(logits: torch.Tensor) -> Dict[str, torch.Tensor]:
+        return {"logits": logits, "probs": F.softmax(logits, dim=-1)}
+
+    def update_accuracy(
+        self, logits: torch.Tensor, label: torch.Tensor, domain: Optional[torch.Tensor]
+    ) -> None:
+        self._accuracy(logits, label)
+        if domain is not None and self.domain_names:
+            self._domain_accuracy(logits, label, domain)
+
+    # ----------------------------------------------------------------------------------------
+    # Model API
+    def forward(  # type: ignore
+        self,
+        tokens: TextFieldTensors,
+        label: Optional[torch.IntTensor] = None,
+        domain: Optional[torch.IntTensor] = None,
+        metadata: Optional[List[Dict]] = None,
+    ) -> Dict[str, torch.Tensor]:
+        """
+        # Returns
+
+        `logits` and `probs` (batch, classes), and `loss` (plain cross-entropy) with a label.
+        """
+        encoded = self.encode(tokens)
+        logits = self.classify(encoded.last_layer)
+        output = self.predictions(logits)
+        if label is not None:
+            output["loss"] = F.cross_entropy(logits, label.long())
+            self.update_accuracy(logits, label, domain)
+        return output
+
+    def make_output_human_readable(
+        self, output_dict: Dict[str, torch.Tensor]
+    ) -> Dict[str, torch.Tensor]:
+        """Adds `label` (the argmax class name) and `class_probabilities` ({class: p})."""
+        probs = output_dict["probs"]
+        if probs.dim() == 1:
+            probs = probs.unsqueeze(0)
+        names = self.vocab.get_index_to_token_vocabulary(self._label_namespace)
+        output_dict["label"] = [names[int(row.argmax())] for row in probs]
+        output_dict["class_probabilities"] = [
+            {names[index]: float(p) for index, p in enumerate(row)} for row in probs
+        ]
+        return output_dict
+
+    def get_metrics(self, reset: bool = False) -> Dict[str, float]:
+        metrics = {"accuracy": self._accuracy.get_metric(reset)}
+        for name, value in self._domain_accuracy.get_metric(reset).items():
+            metrics[f"accuracy_{name}"] = value
+        return metrics
+
+
+def _single_transformer_key(text_field_embedder: TextFieldEmbedder) -> str:
+    """The key of the one `PretrainedTransformerEmbedder`, or a configuration error."""
+    if not isinstance(text_field_embedder, BasicTextFieldEmbedder):
+        raise ConfigurationError(
+            "text_field_embedder must be a 'basic' embedder holding one 'pretrained_transformer'."
+        )
+    embedders = text_field_embedder._token_embedders
+    if len(embedders) != 1 or not isinstance(
+        next(iter(embedders.values())), PretrainedTransformerEmbedder
+    ):
+        raise ConfigurationError(
+            "text_field_embedder.token_embedders must hold exactly one 'pretrained_transformer' "
+            f"embedder; found {sorted(embedders)}."
+        )
+    return next(iter(embedders))

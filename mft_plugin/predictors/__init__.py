@@ -1,0 +1,6 @@
+from mft_plugin.predictors.classifier import (
+    MultiDomainClassifierPredictor,
+    NliPredictor,
+    ReviewPredictor,
+    TermPairPredictor,
+)

@@ -1,0 +1,117 @@
+"""
+Predictors for the three tasks: JSON lines in, the predicted label and class probabilities out.
+
+    {"premise": "...", "hypothesis": "...", "domain": "fiction"}      (NLI)
+    {"text": "...", "domain": "books"}                                  (reviews)
+    {"hyponym": "oak", "hypernym": "tree", "domain": "plant"}           (term pairs)
+
+`domain` is optional everywhere: the models predict from the text alone, and a domain the model
+has not seen is kept out of the instance. `allennlp predict ARCHIVE input.jsonl` picks
+`mft_classifier` by itself, which takes its keys from the archive's dataset reader.
+"""
+import json
+from typing import Dict, List, Tuple
+
+import numpy
+from allennlp.common.util import JsonDict
+from allennlp.data import Instance
+from allennlp.data.fields import LabelField
+from allennlp.predictors.predictor import Predictor
+
+from mft_plugin.data.common import MultiDomainReader
+
+
+class MalformedInputError(ValueError):
+    """A prediction input line that is not a usable JSON object; names the line."""
+
+
+@Predictor.register("mft_classifier")
+class MultiDomainClassifierPredictor(Predictor):
+    """
+    Predictor of every model of this package. The input keys are the reader's
+    `predictor_fields`; the output adds `label` and `class_probabilities` to the model's
+    `logits` and `probs`.
+
+    Input lines are numbered as `allennlp predict` hands them over (it skips blank lines), so a
+    malformed line is reported as `input line N: ...`.
+
+    Registered as a `Predictor` with name "mft_classifier".
+    """
+
+    # Fixed by the task-specific subclasses; empty means "ask the dataset reader".
+    fields: Tuple[str, ...] = ()
+
+    def __init__(self, model, dataset_reader, frozen: bool = True) -> None:
+        super().__init__(model, dataset_reader, frozen)
+        if not isinstance(dataset_reader, MultiDomainReader):
+            raise ValueError(
+                f"{type(self).__name__} needs one of this package's readers, not "
+                f"{type(dataset_reader).__name__}."
+            )
+        self._fields = self.fields or dataset_reader.predictor_fields
+        if tuple(dataset_reader.predictor_fields) != tuple(self._fields):
+            raise ValueError(
+                f"{type(self).__name__} reads {self._fields}, but the archive's reader "
+                f"({type(dataset_reader).__name__}) takes {dataset_reader.predictor_fields}."
+            )
+        self._lines_read = 0
+
+    def load_line(self, line: str) -> JsonDict:
+        """Parse and check one input line, naming it in any error."""
+        self._lines_read += 1
+        try:
+            json_dict = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise MalformedInputError(
+                f"input line {self._lines_read}: malformed JSON ({error.msg})"
+            )
+        if not isinstance(json_dict, dict):
+            raise MalformedInputError(f"input line {self._lines_read}: expected a JSON object")
+        self._check_keys(json_dict, f"input line {self._lines_read}")
+        return json_dict
+
+    def _check_keys(self, json_dict: JsonDict, where: str) -> None:
+        missing = [key for key in self._fields if not isinstance(json_dict.get(key), str)]
+        if missing:
+            raise MalformedInputError(
+                f"{where}: missing or non-string key(s) {missing}; expected {list(self._fields)} "
+                'and optionally "domain"'
+            )
+
+    def _json_to_instance(self, json_dict: JsonDict) -> Instance:
+        self._check_keys(json_dict, "input")
+        domain = json_dict.get("domain")
+        known_domains = self._model.vocab.get_token_to_index_vocabulary("domain_labels")
+        return self._dataset_reader.text_to_instance(  # type: ignore
+            *(json_dict[key] for key in self._fields),
+            domain=domain if domain in known_domains else None,
+        )
+
+    def predictions_to_labeled_instances(
+        self, instance: Instance, outputs: Dict[str, numpy.ndarray]
+    ) -> List[Instance]:
+        new_instance = instance.duplicate()
+        label = numpy.argmax(outputs["probs"])
+        new_instance.add_field("label", LabelField(int(label), skip_indexing=True))
+        return [new_instance]
+
+
+@Predictor.register("mft_nli")
+class NliPredictor(MultiDomainClassifierPredictor):
+    """`{"premise", "hypothesis", "domain"?}` → entailment / neutral / contradiction."""
+
+    fields = ("premise", "hypothesis")
+
+
+@Predictor.register("mft_reviews")
+class ReviewPredictor(MultiDomainClassifierPredictor):
+    """`{"text", "domain"?}` → positive / negative."""
+
+    fields = ("text",)
+
+
+@Predictor.register("mft_term_pairs")
+class TermPairPredictor(MultiDomainClassifierPredictor):
+    """`{"hyponym", "hypernym", "domain"?}` → 1 (is-a) / 0."""
+
+    fields = ("hyponym", "hypernym")

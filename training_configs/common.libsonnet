@@ -1,0 +1,80 @@
+// Pieces shared by every experiment of the plugin.
+//
+// Settings come from environment variables (importing the plugin fills in the defaults, see
+// mft_plugin/settings.py) and every key can be overridden with `allennlp train -o '{...}'`:
+//   MFT_ENCODER      encoder name or directory   (default: the prepared offline MiniLM)
+//   MFT_DATA_DIR     root of the task data       (default: ../shared/data)
+//   MFT_SEED         random seed                 (default: 13)
+//   MFT_SKIP_LAYERS  Ls, e.g. "4,8,12"           (default: auto = thirds of the encoder depth)
+local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
+
+{
+  encoder:: std.extVar('MFT_ENCODER'),
+  data_dir:: std.extVar('MFT_DATA_DIR'),
+  seed:: std.parseInt(std.extVar('MFT_SEED')),
+  skip_layers:: if skip_layers_setting == 'auto' then null
+                else std.map(std.parseInt, std.split(skip_layers_setting, ',')),
+
+  // The paper's defaults (§4.1): learning rate 2e-5, batch 32, max length 128, α 0.5, λ 0.1.
+  defaults:: {
+    lr: 2e-5,
+    batch_size: 32,
+    max_length: 128,
+    alpha: 0.5,
+    lambda: 0.1,
+    mft_epochs: 1,
+    finetune_epochs: 3,
+  },
+
+  text_field_embedder:: {
+    token_embedders: {
+      tokens: { type: 'pretrained_transformer', model_name: $.encoder },
+    },
+  },
+
+  // Batches of similar length ("bucket"): less padding, the same instances per epoch.
+  data_loaders(batch_size):: {
+    data_loader: {
+      batch_sampler: { type: 'bucket', batch_size: batch_size, sorting_keys: ['tokens'] },
+    },
+    validation_data_loader: {
+      batch_sampler: { type: 'bucket', batch_size: 2 * batch_size, sorting_keys: ['tokens'], shuffle: false },
+    },
+  },
+
+  // BERT's fine-tuning recipe: AdamW with weight decay 0.01 except on biases and LayerNorm,
+  // linear warm-up over the first 10% of the steps, then linear decay.
+  trainer(num_epochs, lr, callbacks=[]):: {
+    num_epochs: num_epochs,
+    validation_metric: '+accuracy',
+    optimizer: {
+      type: 'huggingface_adamw',
+      lr: lr,
+      weight_decay: 0.01,
+      parameter_groups: [[['bias', 'LayerNorm\\.weight', 'layer_norm\\.weight'], { weight_decay: 0.0 }]],
+    },
+    learning_rate_scheduler: { type: 'slanted_triangular', cut_frac: 0.1 },
+    grad_norm: 1.0,
+    // Mid-epoch checkpoints, so that an interrupted run resumes with --recover.
+    checkpointer: { save_every_num_seconds: 600 },
+    callbacks: callbacks,
+  },
+
+  seeds:: { random_seed: $.seed, numpy_seed: $.seed, pytorch_seed: $.seed },
+
+  // Stage 1 of MFT on every domain of `task` (a task's base.libsonnet), one of the paper's
+  // three variants: full, dc (no typicality weights) or tw (no domain corruption).
+  mft_stage1(task, variant, lambda=$.defaults.lambda, alpha=$.defaults.alpha,
+             num_epochs=$.defaults.mft_epochs, lr=$.defaults.lr, batch_size=$.defaults.batch_size)::
+    assert std.member(['full', 'dc', 'tw'], variant) : 'variant must be full, dc or tw';
+    $.seeds + task + $.data_loaders(batch_size) + {
+      model: {
+        type: 'meta_fine_tuning',
+        text_field_embedder: $.text_field_embedder,
+        skip_layers: $.skip_layers,
+        domain_corruption_weight: if variant == 'tw' then 0.0 else lambda,
+        typicality: if variant == 'dc' then null else { alpha: alpha },
+      },
+      trainer: $.trainer(num_epochs, lr, callbacks=[{ type: 'mft_prototypes' }]),
+    },
+}
