@@ -15,3 +15,18 @@ SHARED_DATA = PROJECT_ROOT.parent / "shared" / "data"
 requires_shared_data = pytest.mark.skipif(
     not SHARED_DATA.is_dir(), reason=f"real data not found at {SHARED_DATA}"
 )
+
+# The shipped training configs, pointed at the tiny BERT and the fixture data.
+TINY_ENVIRONMENT = {
+    "MFT_ENCODER": TINY_BERT,
+    "MFT_DATA_DIR": str(FIXTURE_DATA),
+    "MFT_SEED": "13",
+    "MFT_SKIP_LAYERS": "auto",
+}
+CONFIGS = PROJECT_ROOT / "training_configs"
+
+
+@pytest.fixture
+def tiny_env(monkeypatch):
+    for name, value in TINY_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)

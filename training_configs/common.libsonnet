@@ -55,8 +55,9 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
     },
     learning_rate_scheduler: { type: 'slanted_triangular', cut_frac: 0.1 },
     grad_norm: 1.0,
-    // Mid-epoch checkpoints, so that an interrupted run resumes with --recover.
-    checkpointer: { save_every_num_seconds: 600 },
+    // Mid-epoch checkpoints, so that an interrupted run resumes with --recover (counted in
+    // batches: AllenNLP refuses time-based checkpoints in distributed training).
+    checkpointer: { save_every_num_batches: 200 },
     callbacks: callbacks,
   },
 
