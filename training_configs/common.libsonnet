@@ -63,6 +63,14 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
 
   seeds:: { random_seed: $.seed, numpy_seed: $.seed, pytorch_seed: $.seed },
 
+  // Plain fine-tuning of one model on every domain of `task` pooled: BERT (Mix) of the paper.
+  mixed_finetune(task, num_epochs=$.defaults.finetune_epochs, lr=$.defaults.lr,
+                 batch_size=$.defaults.batch_size)::
+    $.seeds + task + $.data_loaders(batch_size) + {
+      model: { type: 'mft_transformer_classifier', text_field_embedder: $.text_field_embedder },
+      trainer: $.trainer(num_epochs, lr),
+    },
+
   // Stage 1 of MFT on every domain of `task` (a task's base.libsonnet), one of the paper's
   // three variants: full, dc (no typicality weights) or tw (no domain corruption).
   mft_stage1(task, variant, lambda=$.defaults.lambda, alpha=$.defaults.alpha,

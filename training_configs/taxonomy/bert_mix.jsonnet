@@ -1,0 +1,6 @@
+// BERT (Mix): one model fine-tuned on all domains pooled, evaluated per domain.
+// Train: allennlp train training_configs/taxonomy/bert_mix.jsonnet -s runs/taxonomy-bert_mix
+local common = import '../common.libsonnet';
+local task = import 'base.libsonnet';
+
+common.mixed_finetune(task)
