@@ -14,6 +14,8 @@ always wins.
 | `MFT_DATA_DIR`     | `../shared/data`                         | root of the task data                    |
 | `MFT_SEED`         | `13`                                     | random seed of a training run            |
 | `MFT_SKIP_LAYERS`  | `auto`                                   | Ls, e.g. `4,8,12`; `auto` = depth thirds |
+| `MFT_DOMAIN`       | (empty)                                  | domain of a single-domain run            |
+| `MFT_STAGE1`       | (empty)                                  | stage-1 `model.tar.gz` of a stage-2 run  |
 """
 import os
 from pathlib import Path
@@ -38,11 +40,14 @@ def environment_defaults() -> Dict[str, str]:
         "MFT_DATA_DIR": "../shared/data",
         "MFT_SEED": "13",
         "MFT_SKIP_LAYERS": "auto",
+        # Single-domain runs (bert_s.jsonnet, stage2.jsonnet) name their domain and archive here.
+        "MFT_DOMAIN": "",
+        "MFT_STAGE1": "",
     }
 
 
 def apply_environment_defaults() -> None:
     """Set every `MFT_*` variable that the user left unset to its documented default."""
     for name, value in environment_defaults().items():
-        if not os.environ.get(name):
+        if name not in os.environ or (value and not os.environ[name]):
             os.environ[name] = value

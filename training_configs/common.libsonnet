@@ -6,12 +6,16 @@
 //   MFT_DATA_DIR     root of the task data       (default: ../shared/data)
 //   MFT_SEED         random seed                 (default: 13)
 //   MFT_SKIP_LAYERS  Ls, e.g. "4,8,12"           (default: auto = thirds of the encoder depth)
+//   MFT_DOMAIN       the domain of a single-domain run (bert_s, stage2)
+//   MFT_STAGE1       the stage-1 model.tar.gz a stage-2 run starts from
 local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
 
 {
   encoder:: std.extVar('MFT_ENCODER'),
   data_dir:: std.extVar('MFT_DATA_DIR'),
   seed:: std.parseInt(std.extVar('MFT_SEED')),
+  domain:: std.extVar('MFT_DOMAIN'),
+  stage1_archive:: std.extVar('MFT_STAGE1'),
   skip_layers:: if skip_layers_setting == 'auto' then null
                 else std.map(std.parseInt, std.split(skip_layers_setting, ',')),
 
@@ -69,6 +73,54 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
     $.seeds + task + $.data_loaders(batch_size) + {
       model: { type: 'mft_transformer_classifier', text_field_embedder: $.text_field_embedder },
       trainer: $.trainer(num_epochs, lr),
+    },
+
+  // Fine-tuning on one domain only: BERT (S) from the pretrained encoder, or stage 2 of MFT,
+  // MTL and Adv from a stage-1 archive, whose encoder and label classifier (for MTL: the
+  // domain's own head) are loaded by the `mft_stage1` initializer; its other heads stay behind.
+  // The stage-1 vocabulary is reused, so the classifier's rows keep their labels.
+  single_domain(task, domain, stage1_archive=null, num_epochs=$.defaults.finetune_epochs,
+                lr=$.defaults.lr, batch_size=$.defaults.batch_size)::
+    assert domain != '' : 'single-domain fine-tuning needs a domain (MFT_DOMAIN)';
+    local from_stage1 = stage1_archive != null && stage1_archive != '';
+    $.seeds + task + $.data_loaders(batch_size) + {
+      dataset_reader+: { domains: [domain] },
+      model: {
+        type: 'mft_transformer_classifier',
+        text_field_embedder: $.text_field_embedder,
+        [if from_stage1 then 'initializer']: {
+          regexes: [[
+            '_text_field_embedder\\..*|_label_classifier\\..*',
+            { type: 'mft_stage1', weights_file_path: stage1_archive, domain: domain },
+          ]],
+        },
+      },
+      [if from_stage1 then 'vocabulary']: { type: 'from_files', directory: stage1_archive },
+      trainer: $.trainer(num_epochs, lr),
+    },
+
+  // BERT (MTL), stage 1: shared encoder, one classifier a domain, single-domain batches.
+  multi_task(task, num_epochs=$.defaults.mft_epochs, lr=$.defaults.lr,
+             batch_size=$.defaults.batch_size)::
+    $.seeds + task + $.data_loaders(batch_size) + {
+      data_loader: {
+        batch_sampler: { type: 'mft_single_domain_bucket', batch_size: batch_size, sorting_keys: ['tokens'] },
+      },
+      model: { type: 'mft_multi_task', text_field_embedder: $.text_field_embedder },
+      trainer: $.trainer(num_epochs, lr),
+    },
+
+  // BERT (Adv), stage 1: Mix plus a domain classifier behind a gradient-reversal layer.
+  adversarial(task, reversal_weight=0.1, reversal_schedule='fixed', num_epochs=$.defaults.mft_epochs,
+              lr=$.defaults.lr, batch_size=$.defaults.batch_size)::
+    $.seeds + task + $.data_loaders(batch_size) + {
+      model: {
+        type: 'mft_adversarial',
+        text_field_embedder: $.text_field_embedder,
+        reversal_weight: reversal_weight,
+        reversal_schedule: reversal_schedule,
+      },
+      trainer: $.trainer(num_epochs, lr, callbacks=[{ type: 'mft_training_progress' }]),
     },
 
   // Stage 1 of MFT on every domain of `task` (a task's base.libsonnet), one of the paper's

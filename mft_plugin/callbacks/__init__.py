@@ -1,1 +1,2 @@
 from mft_plugin.callbacks.prototypes import PrototypeCallback
+from mft_plugin.callbacks.progress import TrainingProgressCallback

@@ -2,3 +2,4 @@ from mft_plugin.data.common import DOMAIN_NAMESPACE, DataFileError, MultiDomainR
 from mft_plugin.data.nli import MultiDomainNliReader
 from mft_plugin.data.reviews import MultiDomainReviewReader
 from mft_plugin.data.term_pairs import TermPairReader
+from mft_plugin.data.samplers import SingleDomainBucketSampler

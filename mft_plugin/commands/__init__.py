@@ -1,0 +1,1 @@
+from mft_plugin.commands.experiment import MftExperiment

@@ -1,0 +1,137 @@
+"""BERT (Adv), the adversarial baseline of the paper's tables (§4.2; Hu et al., 2019 style)."""
+import math
+from typing import Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import TextFieldTensors, Vocabulary
+from allennlp.models.model import Model
+from allennlp.modules import TextFieldEmbedder
+from allennlp.training.metrics import Average, CategoricalAccuracy
+
+from mft_plugin.models.classifier import TransformerClassifier
+from mft_plugin.typicality import mean_pool_without_cls
+
+REVERSAL_SCHEDULES = ("fixed", "dann")
+FEATURES = ("cls", "mean")
+
+
+class GradientReversal(torch.autograd.Function):
+    """Identity forward; the gradient is multiplied by −weight on the way back (Ganin & Lempitsky)."""
+
+    @staticmethod
+    def forward(ctx, features: torch.Tensor, weight: float) -> torch.Tensor:  # type: ignore
+        ctx.weight = weight
+        return features.view_as(features)
+
+    @staticmethod
+    def backward(ctx, gradient: torch.Tensor):  # type: ignore
+        return -ctx.weight * gradient, None
+
+
+def reverse_gradient(features: torch.Tensor, weight: float) -> torch.Tensor:
+    return GradientReversal.apply(features, weight)
+
+
+def dann_schedule(progress: float) -> float:
+    """DANN's ramp from 0 to 1 over training: 2 / (1 + exp(−10 p)) − 1."""
+    return 2.0 / (1.0 + math.exp(-10.0 * progress)) - 1.0
+
+
+@Model.register("mft_adversarial")
+class AdversarialClassifier(TransformerClassifier):
+    """
+    BERT (Mix) plus an adversarial domain classifier: the pooled representation goes through a
+    gradient-reversal layer into a linear domain classifier trained with cross-entropy on the
+    true domains, so the encoder learns to hide the domain. L = CE(labels) + CE(domains), the
+    reversal weight scaling the domain gradient that reaches the encoder.
+
+    Registered as a `Model` with name "mft_adversarial".
+
+    # Parameters
+
+    vocab, text_field_embedder, dropout, label_namespace, domain_namespace, initializer
+        As for `TransformerClassifier`.
+    reversal_weight : `float`, optional (default = `0.1`)
+        How strongly the reversed domain gradient pushes the encoder.
+    reversal_schedule : `str`, optional (default = `"fixed"`)
+        `fixed`, or `dann`: the weight ramps up as reversal_weight · (2 / (1 + e^(−10 p)) − 1)
+        with p the share of training done (needs the `mft_training_progress` callback).
+    features : `str`, optional (default = `"cls"`)
+        The pooled representation: the [CLS] vector f(x), or the masked `mean` without [CLS].
+    """
+
+    def __init__(
+        self,
+        vocab: Vocabulary,
+        text_field_embedder: TextFieldEmbedder,
+        reversal_weight: float = 0.1,
+        reversal_schedule: str = "fixed",
+        features: str = "cls",
+        **kwargs,
+    ) -> None:
+        super().__init__(vocab, text_field_embedder, **kwargs)
+        if len(self.domain_names) < 2:
+            raise ConfigurationError(
+                f"BERT (Adv) needs at least two domains; namespace {self._domain_namespace!r} "
+                f"has {self.domain_names}."
+            )
+        if reversal_weight < 0:
+            raise ConfigurationError(f"reversal_weight must be >= 0, got {reversal_weight}.")
+        if reversal_schedule not in REVERSAL_SCHEDULES:
+            raise ConfigurationError(
+                f"reversal_schedule must be one of {REVERSAL_SCHEDULES}, got {reversal_schedule!r}."
+            )
+        if features not in FEATURES:
+            raise ConfigurationError(f"features must be one of {FEATURES}, got {features!r}.")
+        self.reversal_weight = reversal_weight
+        self.reversal_schedule = reversal_schedule
+        self.features = features
+        self.training_progress = 0.0  # set by the `mft_training_progress` callback
+        self._domain_classifier = torch.nn.Linear(self.hidden_size, len(self.domain_names))
+        self._domain_accuracy_metric = CategoricalAccuracy()
+        self._adversarial_loss = Average()
+
+    def current_reversal_weight(self) -> float:
+        if self.reversal_schedule == "dann":
+            return self.reversal_weight * dann_schedule(self.training_progress)
+        return self.reversal_weight
+
+    def forward(  # type: ignore
+        self,
+        tokens: TextFieldTensors,
+        label: Optional[torch.IntTensor] = None,
+        domain: Optional[torch.IntTensor] = None,
+        metadata: Optional[List[Dict]] = None,
+    ) -> Dict[str, torch.Tensor]:
+        encoded = self.encode(tokens)
+        logits = self.classify(encoded.last_layer)
+        output = self.predictions(logits)
+        if label is None:
+            return output
+        loss = F.cross_entropy(logits, label.long())
+        if self.training and domain is not None:
+            pooled = (
+                encoded.last_layer[:, 0]
+                if self.features == "cls"
+                else mean_pool_without_cls(encoded.last_layer, encoded.mask)
+            )
+            domain_logits = self._domain_classifier(
+                reverse_gradient(pooled, self.current_reversal_weight())
+            )
+            adversarial_loss = F.cross_entropy(domain_logits, domain.long())
+            output["adversarial_loss"] = adversarial_loss
+            loss = loss + adversarial_loss
+            self._adversarial_loss(adversarial_loss.detach())
+            self._domain_accuracy_metric(domain_logits, domain)
+        output["loss"] = loss
+        self.update_accuracy(logits, label, domain)
+        return output
+
+    def get_metrics(self, reset: bool = False) -> Dict[str, float]:
+        metrics = super().get_metrics(reset)
+        if self.training:
+            metrics["adversarial_loss"] = self._adversarial_loss.get_metric(reset)
+            metrics["domain_classifier_accuracy"] = self._domain_accuracy_metric.get_metric(reset)
+        return metrics

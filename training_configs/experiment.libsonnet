@@ -1,0 +1,43 @@
+// One training run of `allennlp mft-experiment`, built from the same pieces as the task configs.
+// The runner evaluates `run(spec)` with a spec such as
+//   { task: 'taxonomy', kind: 'mft', variant: 'full', seed: 13, train: ..., dev: ...,
+//     reader: { max_length: 128 }, train_sample: { sample_fraction: 0.1 }, domain: null,
+//     stage1_archive: null, stage1: { epochs, lr, batch_size, lambda, alpha, skip_layers,
+//     reversal_weight, reversal_schedule }, stage2: { epochs, lr, batch_size } }
+// and writes the result as the run's config file.
+local common = import 'common.libsonnet';
+local tasks = {
+  nli: import 'nli/base.libsonnet',
+  reviews: import 'reviews/base.libsonnet',
+  taxonomy: import 'taxonomy/base.libsonnet',
+};
+
+{
+  run(spec)::
+    assert std.objectHas(tasks, spec.task) : 'unknown task ' + spec.task;
+    local task = tasks[spec.task] + {
+      dataset_reader+: spec.reader + spec.train_sample,
+      train_data_path: spec.train,
+      validation_data_path: spec.dev,
+    };
+    local s1 = spec.stage1;
+    local s2 = spec.stage2;
+    local config =
+      if spec.kind == 'mix' then
+        common.mixed_finetune(task, s2.epochs, s2.lr, s2.batch_size)
+      else if spec.kind == 'single_domain' then
+        common.single_domain(task, spec.domain, spec.stage1_archive, s2.epochs, s2.lr, s2.batch_size)
+      else if spec.kind == 'mtl' then
+        common.multi_task(task, s1.epochs, s1.lr, s1.batch_size)
+      else if spec.kind == 'adv' then
+        common.adversarial(task, s1.reversal_weight, s1.reversal_schedule, s1.epochs, s1.lr, s1.batch_size)
+      else if spec.kind == 'mft' then
+        common.mft_stage1(task, spec.variant, s1.lambda, s1.alpha, s1.epochs, s1.lr, s1.batch_size)
+        + { model+: { skip_layers: s1.skip_layers } }
+      else error 'unknown run kind ' + spec.kind;
+    // Few-shot samples are drawn from the training data only; dev and test are read whole.
+    local validation_reader =
+      if std.length(std.objectFields(spec.train_sample)) == 0 then {}
+      else { validation_dataset_reader: config.dataset_reader + { sample_fraction: null, sample_count: null } };
+    config + validation_reader + { random_seed: spec.seed, numpy_seed: spec.seed, pytorch_seed: spec.seed },
+}
