@@ -14,6 +14,7 @@ always wins.
 | `MFT_DATA_DIR`     | `../shared/data`                         | root of the task data                    |
 | `MFT_SEED`         | `13`                                     | random seed of a training run            |
 | `MFT_SKIP_LAYERS`  | `auto`                                   | Ls, e.g. `4,8,12`; `auto` = depth thirds |
+| `MFT_BF16`         | `false`                                  | `true`: encoder in bfloat16 autocast     |
 | `MFT_DOMAIN`       | (empty)                                  | domain of a single-domain run            |
 | `MFT_STAGE1`       | (empty)                                  | stage-1 `model.tar.gz` of a stage-2 run  |
 """
@@ -40,6 +41,7 @@ def environment_defaults() -> Dict[str, str]:
         "MFT_DATA_DIR": "../shared/data",
         "MFT_SEED": "13",
         "MFT_SKIP_LAYERS": "auto",
+        "MFT_BF16": "false",
         # Single-domain runs (bert_s.jsonnet, stage2.jsonnet) name their domain and archive here.
         "MFT_DOMAIN": "",
         "MFT_STAGE1": "",

@@ -22,6 +22,9 @@ TINY_ENVIRONMENT = {
     "MFT_DATA_DIR": str(FIXTURE_DATA),
     "MFT_SEED": "13",
     "MFT_SKIP_LAYERS": "auto",
+    "MFT_BF16": "false",
+    "MFT_DOMAIN": "",
+    "MFT_STAGE1": "",
 }
 CONFIGS = PROJECT_ROOT / "training_configs"
 

@@ -6,6 +6,7 @@
 //   MFT_DATA_DIR     root of the task data       (default: ../shared/data)
 //   MFT_SEED         random seed                 (default: 13)
 //   MFT_SKIP_LAYERS  Ls, e.g. "4,8,12"           (default: auto = thirds of the encoder depth)
+//   MFT_BF16         "true": run the encoder under bfloat16 autocast (default: false)
 //   MFT_DOMAIN       the domain of a single-domain run (bert_s, stage2)
 //   MFT_STAGE1       the stage-1 model.tar.gz a stage-2 run starts from
 local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
@@ -14,6 +15,7 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
   encoder:: std.extVar('MFT_ENCODER'),
   data_dir:: std.extVar('MFT_DATA_DIR'),
   seed:: std.parseInt(std.extVar('MFT_SEED')),
+  bf16:: std.asciiLower(std.extVar('MFT_BF16')) == 'true',
   domain:: std.extVar('MFT_DOMAIN'),
   stage1_archive:: std.extVar('MFT_STAGE1'),
   skip_layers:: if skip_layers_setting == 'auto' then null
@@ -71,7 +73,7 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
   mixed_finetune(task, num_epochs=$.defaults.finetune_epochs, lr=$.defaults.lr,
                  batch_size=$.defaults.batch_size)::
     $.seeds + task + $.data_loaders(batch_size) + {
-      model: { type: 'mft_transformer_classifier', text_field_embedder: $.text_field_embedder },
+      model: { type: 'mft_transformer_classifier', text_field_embedder: $.text_field_embedder, bf16: $.bf16 },
       trainer: $.trainer(num_epochs, lr),
     },
 
@@ -88,6 +90,7 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
       model: {
         type: 'mft_transformer_classifier',
         text_field_embedder: $.text_field_embedder,
+        bf16: $.bf16,
         [if from_stage1 then 'initializer']: {
           regexes: [[
             '_text_field_embedder\\..*|_label_classifier\\..*',
@@ -106,7 +109,7 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
       data_loader: {
         batch_sampler: { type: 'mft_single_domain_bucket', batch_size: batch_size, sorting_keys: ['tokens'] },
       },
-      model: { type: 'mft_multi_task', text_field_embedder: $.text_field_embedder },
+      model: { type: 'mft_multi_task', text_field_embedder: $.text_field_embedder, bf16: $.bf16 },
       trainer: $.trainer(num_epochs, lr),
     },
 
@@ -117,6 +120,7 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
       model: {
         type: 'mft_adversarial',
         text_field_embedder: $.text_field_embedder,
+        bf16: $.bf16,
         reversal_weight: reversal_weight,
         reversal_schedule: reversal_schedule,
       },
@@ -132,6 +136,7 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
       model: {
         type: 'meta_fine_tuning',
         text_field_embedder: $.text_field_embedder,
+        bf16: $.bf16,
         skip_layers: $.skip_layers,
         domain_corruption_weight: if variant == 'tw' then 0.0 else lambda,
         typicality: if variant == 'dc' then null else { alpha: alpha },

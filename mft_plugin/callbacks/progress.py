@@ -16,14 +16,26 @@ class TrainingProgressCallback(TrainerCallback):
     Registered as a `TrainerCallback` with name "mft_training_progress".
     """
 
-    def on_start(self, trainer: "GradientDescentTrainer", is_primary: bool = True, **kwargs) -> None:
+    def on_start(
+        self, trainer: "GradientDescentTrainer", is_primary: bool = True, **kwargs
+    ) -> None:
         super().on_start(trainer, is_primary)
         self._total = max(1, trainer._num_epochs * len(trainer.data_loader))
         self._per_epoch = len(trainer.data_loader)
         trainer.model.training_progress = 0.0
 
-    def on_batch(self, trainer, batch_inputs, batch_outputs, batch_metrics, epoch, batch_number,
-                 is_training, is_primary=True, **kwargs) -> None:
+    def on_batch(
+        self,
+        trainer,
+        batch_inputs,
+        batch_outputs,
+        batch_metrics,
+        epoch,
+        batch_number,
+        is_training,
+        is_primary=True,
+        **kwargs
+    ) -> None:
         if is_training:
             done = epoch * self._per_epoch + batch_number
             trainer.model.training_progress = min(1.0, done / self._total)

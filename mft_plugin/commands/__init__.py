@@ -1,1 +1,2 @@
 from mft_plugin.commands.experiment import MftExperiment
+from mft_plugin.commands.typicality_report import MftTypicality

@@ -27,19 +27,29 @@ class MftExperiment(Subcommand):
             "experiment file and report it like the paper's tables."
         )
         subparser = parser.add_parser(self.name, description=description, help=description)
-        subparser.add_argument("experiment_file", help="the experiment (jsonnet), e.g. training_configs/experiments/table4_taxonomy.jsonnet")
+        subparser.add_argument(
+            "experiment_file",
+            help="the experiment (jsonnet), e.g. training_configs/experiments/table4_taxonomy.jsonnet",
+        )
         subparser.add_argument("-s", "--serialization-dir", required=True, help="the output folder")
-        subparser.add_argument("--dry-run", action="store_true", help="list the planned runs and stop")
+        subparser.add_argument(
+            "--dry-run", action="store_true", help="list the planned runs and stop"
+        )
         subparser.add_argument(
             "--test-data",
             default=None,
             help="score every model on this test file or folder (overrides the experiment's data.test)",
         )
         subparser.add_argument(
-            "-o", "--overrides", default="", help="a JSON(NET) object overriding keys of the experiment file"
+            "-o",
+            "--overrides",
+            default="",
+            help="a JSON(NET) object overriding keys of the experiment file",
         )
         subparser.add_argument(
-            "--configs-dir", default=None, help="the folder with experiment.libsonnet (default: the project's)"
+            "--configs-dir",
+            default=None,
+            help="the folder with experiment.libsonnet (default: the project's)",
         )
         subparser.add_argument(
             "--keep-checkpoints", action="store_true", help="keep the checkpoints of finished runs"

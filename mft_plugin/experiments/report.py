@@ -35,7 +35,9 @@ def summarise(experiment: Experiment, rows: List[Dict[str, Any]]) -> Dict[str, A
                     continue
                 columns: Dict[str, Any] = {}
                 for domain in experiment.domains:
-                    columns[domain] = _stats([100 * r[split] for r in selected if r["domain"] == domain])
+                    columns[domain] = _stats(
+                        [100 * r[split] for r in selected if r["domain"] == domain]
+                    )
                 averages = []
                 for seed in experiment.seeds:
                     seed_scores = {r["domain"]: r[split] for r in selected if r["seed"] == seed}
@@ -116,20 +118,28 @@ def plot(experiment: Experiment, summary: Dict[str, Any], path: Path) -> None:
         figure, axes = plt.subplots(figsize=(1.6 + 1.4 * len(columns), 4))
         width = 0.8 / max(1, len(per_method))
         for index, (method, cells) in enumerate(per_method.items()):
-            positions = [c + (index - (len(per_method) - 1) / 2) * width for c in range(len(columns))]
+            positions = [
+                c + (index - (len(per_method) - 1) / 2) * width for c in range(len(columns))
+            ]
             means = [cells[c]["mean"] if cells[c] else 0.0 for c in columns]
             errors = [cells[c]["std"] if cells[c] else 0.0 for c in columns]
-            axes.bar(positions, means, width, yerr=errors, capsize=2, label=METHODS[method]["display"])
+            axes.bar(
+                positions, means, width, yerr=errors, capsize=2, label=METHODS[method]["display"]
+            )
         axes.set_xticks(range(len(columns)))
         axes.set_xticklabels(columns)
         axes.set_ylabel(f"{experiment.metric} (%), {split}")
-        _zoom(axes, [cells[c]["mean"] for cells in per_method.values() for c in columns if cells[c]])
+        _zoom(
+            axes, [cells[c]["mean"] for cells in per_method.values() for c in columns if cells[c]]
+        )
         axes.legend(fontsize="small", ncol=2)
     else:
         parameter = experiment.sweep["parameter"]
         values = [json.loads(key) for key in per_value]
         labels = ["-".join(map(str, v)) if isinstance(v, list) else str(v) for v in values]
-        figure, all_axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 3.4), squeeze=False)
+        figure, all_axes = plt.subplots(
+            1, len(columns), figsize=(3.2 * len(columns), 3.4), squeeze=False
+        )
         for axes, column in zip(all_axes[0], columns):
             for method in experiment.methods:
                 points = [per_value[key].get(method, {}).get(column) for key in per_value]
@@ -153,7 +163,9 @@ def _zoom(axes, means: List[float]) -> None:
         axes.set_ylim(max(0.0, low - 10), min(100.0, high + 5))
 
 
-def write_results(experiment: Experiment, rows: List[Dict[str, Any]], output_dir: Path) -> Dict[str, Any]:
+def write_results(
+    experiment: Experiment, rows: List[Dict[str, Any]], output_dir: Path
+) -> Dict[str, Any]:
     """Write results.json, results.md and results.png; returns the summary."""
     summary = summarise(experiment, rows)
     content = {
@@ -164,6 +176,7 @@ def write_results(experiment: Experiment, rows: List[Dict[str, Any]], output_dir
             "methods": experiment.methods,
             "seeds": experiment.seeds,
             "metric": experiment.metric,
+            "bf16": experiment.bf16,
             "data": experiment.data,
             "encoder": experiment.encoder,
             "stage1": experiment.stage1,

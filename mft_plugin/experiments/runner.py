@@ -89,6 +89,7 @@ class ExperimentRunner:
             "MFT_DATA_DIR": os.environ.get("MFT_DATA_DIR", ""),
             "MFT_SEED": str(run.seed),
             "MFT_SKIP_LAYERS": "auto",
+            "MFT_BF16": "true" if self.experiment.bf16 else "false",
             "MFT_DOMAIN": run.domain or "",
             "MFT_STAGE1": spec["stage1_archive"] or "",
         }
@@ -151,7 +152,9 @@ class ExperimentRunner:
         for run in self.runs:
             config = self.config_for(run)
             self.check_unchanged(run, config)
-        progress = Tqdm.tqdm(total=len(self.runs), initial=len(self.runs) - len(pending), desc="runs")
+        progress = Tqdm.tqdm(
+            total=len(self.runs), initial=len(self.runs) - len(pending), desc="runs"
+        )
         for run in pending:
             progress.set_description(run.run_id)
             self.train(run)
@@ -178,13 +181,26 @@ class ExperimentRunner:
         config_file = self.config_path(run)
         config_file.write_text(json.dumps(config, indent=2))
         directory = self.run_dir(run)
-        command = [sys.executable, "-m", "allennlp", "train", str(config_file), "-s", str(directory)]
+        command = [
+            sys.executable,
+            "-m",
+            "allennlp",
+            "train",
+            str(config_file),
+            "-s",
+            str(directory),
+        ]
         if status == "resume":
             command.append("--recover")
         elif directory.exists():
             shutil.rmtree(directory)  # an attempt that died before its first checkpoint
         directory.parent.mkdir(parents=True, exist_ok=True)
-        logger.info("Training %s (%s)%s", run.run_id, run.describe(), ", resuming" if status == "resume" else "")
+        logger.info(
+            "Training %s (%s)%s",
+            run.run_id,
+            run.describe(),
+            ", resuming" if status == "resume" else "",
+        )
         start = time.time()
         with open(self.log_path(run), "a", encoding="utf-8") as log:
             log.write(f"\n$ {' '.join(command)}\n")

@@ -55,6 +55,9 @@ class TransformerClassifier(Model):
     keep_pooler : `bool`, optional (default = `False`)
         BERT's pooler is not used by this model (the paper's f(x) is the [CLS] vector itself);
         it is dropped so that every parameter gets a gradient (distributed training needs it).
+    bf16 : `bool`, optional (default = `False`)
+        Run the encoder under bfloat16 autocast (weights, optimizer and heads stay float32).
+        On CPUs with AVX512-BF16 a training step is several times faster.
     initializer : `InitializerApplicator`, optional
         Applied to the whole model (use it, with `"pretrained"`, to load a stage-1 encoder).
     """
@@ -69,10 +72,12 @@ class TransformerClassifier(Model):
         label_namespace: str = "labels",
         domain_namespace: str = DOMAIN_NAMESPACE,
         keep_pooler: bool = False,
+        bf16: bool = False,
         initializer: Optional[InitializerApplicator] = None,
         **kwargs,
     ) -> None:
         super().__init__(vocab, **kwargs)
+        self.bf16 = bf16
         self._text_field_embedder = text_field_embedder
         self._embedder_key = _single_transformer_key(text_field_embedder)
         transformer = self.transformer
@@ -110,18 +115,22 @@ class TransformerClassifier(Model):
         inputs = tokens[self._embedder_key]
         mask = inputs["mask"]
         type_ids = inputs.get("type_ids") if self._uses_token_types else None
-        output = self.transformer(
-            input_ids=inputs["token_ids"],
-            attention_mask=mask.float(),
-            token_type_ids=type_ids,
-            output_hidden_states=all_layers,
-            return_dict=True,
-        )
+        device_type = inputs["token_ids"].device.type
+        with torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=self.bf16):
+            output = self.transformer(
+                input_ids=inputs["token_ids"],
+                attention_mask=mask.float(),
+                token_type_ids=type_ids,
+                output_hidden_states=all_layers,
+                return_dict=True,
+            )
+        # The heads and losses work in float32 whatever the encoder ran in.
+        pooler_output = getattr(output, "pooler_output", None)
         return EncoderOutput(
-            last_layer=output.last_hidden_state,
-            hidden_states=output.hidden_states if all_layers else None,
+            last_layer=output.last_hidden_state.float(),
+            hidden_states=tuple(h.float() for h in output.hidden_states) if all_layers else None,
             mask=mask,
-            pooler_output=getattr(output, "pooler_output", None),
+            pooler_output=pooler_output.float() if pooler_output is not None else None,
         )
 
     def classify(self, last_layer: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,151 @@
+"""`allennlp mft-experiment` end to end on a tiny experiment, and its resumption."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import FIXTURES, PROJECT_ROOT, TINY_ENVIRONMENT
+
+EXPERIMENT = FIXTURES / "experiments" / "tiny.jsonnet"
+
+
+def _mft_experiment(output, *extra):
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "allennlp",
+            "mft-experiment",
+            str(EXPERIMENT),
+            "-s",
+            str(output),
+            *extra,
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, MFT_TEST_FIXTURES=str(FIXTURES), **TINY_ENVIRONMENT),
+    )
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    output = tmp_path_factory.mktemp("experiment")
+    result = _mft_experiment(output)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return output
+
+
+RUNS = [
+    "bert_s/default/seed-13/animal",
+    "bert_s/default/seed-13/vehicle",
+    "mft_full/default/seed-13/stage1",
+    "mft_full/default/seed-13/animal",
+    "mft_full/default/seed-13/vehicle",
+]
+
+
+def test_dry_run_lists_every_run(tmp_path):
+    result = _mft_experiment(tmp_path, "--dry-run")
+    assert result.returncode == 0, result.stderr[-3000:]
+    listed = re.findall(r"\[new   \] (\S+)", result.stdout)
+    assert listed == RUNS
+    assert not (tmp_path / "results.md").exists()
+
+
+def test_every_run_is_an_ordinary_allennlp_run(finished):
+    for run in RUNS:
+        assert (finished / run / "model.tar.gz").is_file(), run
+        assert (finished / run / "config.json").is_file(), run
+        # checkpoints of finished runs are removed, the archive stays
+        assert not list((finished / run).glob("*.th")), run
+    assert (finished / "mft_full/default/seed-13/stage1/typicality.jsonl").is_file()
+    stage2 = json.loads((finished / "mft_full/default/seed-13/animal/config.json").read_text())
+    assert stage2["dataset_reader"]["domains"] == ["animal"]
+    assert stage2["model"]["initializer"]["regexes"][0][1]["weights_file_path"].endswith(
+        "mft_full/default/seed-13/stage1/model.tar.gz"
+    )
+
+
+def _table(markdown, heading):
+    lines = markdown.split(f"## {heading}\n")[1].strip().splitlines()
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    rows = {}
+    for line in lines[2:]:
+        if not line.startswith("|"):
+            break
+        cells = [cell.strip().strip("*") for cell in line.strip("|").split("|")]
+        rows[cells[0]] = dict(zip(header[1:], cells[1:]))
+    return header, rows
+
+
+def test_results_table_matches_the_runs_own_metrics(finished):
+    markdown = (finished / "results.md").read_text()
+    header, rows = _table(markdown, "dev")
+    assert header == ["Method", "animal", "vehicle", "Average"]
+    assert list(rows) == ["BERT (S)", "MFT (Full)"]
+    for method, folder in (("BERT (S)", "bert_s"), ("MFT (Full)", "mft_full")):
+        scores = []
+        for domain in ("animal", "vehicle"):
+            metrics = json.loads(
+                (finished / folder / "default/seed-13" / domain / "metrics.json").read_text()
+            )
+            dev = 100 * metrics[f"best_validation_accuracy_{domain}"]
+            scores.append(dev)
+            assert rows[method][domain] == f"{dev:.1f} ± 0.0"
+        assert rows[method]["Average"] == f"{sum(scores) / 2:.1f} ± 0.0"
+    _, test_rows = _table(markdown, "test")
+    metrics_file = next((finished / "bert_s/default/seed-13/animal").glob("test-metrics-*.json"))
+    test = 100 * json.loads(metrics_file.read_text())["accuracy_animal"]
+    assert test_rows["BERT (S)"]["animal"] == f"{test:.1f} ± 0.0"
+    results = json.loads((finished / "results.json").read_text())
+    assert len(results["runs"]) == 4
+    assert (finished / "results.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_second_invocation_trains_nothing(finished):
+    archives = {run: (finished / run / "model.tar.gz").stat().st_mtime_ns for run in RUNS}
+    result = _mft_experiment(finished)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "5 runs planned, 5 already finished, 0 to train" in result.stderr
+    assert archives == {run: (finished / run / "model.tar.gz").stat().st_mtime_ns for run in RUNS}
+
+
+def test_test_data_override_scores_finished_models_without_training(finished, tmp_path):
+    held_out = tmp_path / "held-out"
+    held_out.mkdir()
+    for domain in ("animal", "vehicle"):
+        (held_out / f"{domain}.tsv").write_text(
+            (FIXTURES / "data/taxonomy/train" / f"{domain}.tsv").read_text()
+        )
+    result = _mft_experiment(finished, "--test-data", str(held_out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "0 to train" in result.stderr
+    results = json.loads((finished / "results.json").read_text())
+    assert results["experiment"]["data"]["test"] == str(held_out)
+    assert all(row["test"] is not None for row in results["runs"])
+    assert len(list((finished / "bert_s/default/seed-13/animal").glob("test-metrics-*.json"))) == 2
+
+
+def test_changed_settings_are_refused(finished):
+    result = _mft_experiment(finished, "-o", '{"stage2": {"epochs": 2}}')
+    assert result.returncode != 0
+    assert "was trained with other settings" in result.stderr
+
+
+def test_interrupted_experiment_reruns_only_what_did_not_finish(finished):
+    """Last in this file: it retrains a run of the shared experiment."""
+    tmp_path = finished
+    archives = {run: (tmp_path / run / "model.tar.gz").stat().st_mtime_ns for run in RUNS}
+    # as if killed while training the last run: its folder holds no archive yet
+    (tmp_path / RUNS[-1] / "model.tar.gz").unlink()
+    (tmp_path / RUNS[-1] / "metrics.json").unlink()
+    again = _mft_experiment(tmp_path)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "5 runs planned, 4 already finished, 1 to train" in again.stderr
+    for run in RUNS[:-1]:
+        assert (tmp_path / run / "model.tar.gz").stat().st_mtime_ns == archives[run], run
+    assert (tmp_path / RUNS[-1] / "model.tar.gz").is_file()

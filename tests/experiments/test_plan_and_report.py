@@ -1,0 +1,143 @@
+"""Experiment files, the runs they plan, and the tables and plots of their results."""
+import json
+
+import pytest
+from allennlp.common.checks import ConfigurationError
+
+from mft_plugin.experiments.plan import load_experiment, plan_runs
+from mft_plugin.experiments.report import markdown, summarise, write_results
+from tests.conftest import CONFIGS, SHARED_DATA
+
+
+def _experiment_file(tmp_path, **content):
+    base = {
+        "task": "taxonomy",
+        "domains": ["animal", "vehicle"],
+        "data": {"train": "train", "dev": "dev"},
+        "encoder": "some-encoder",
+        "methods": ["bert_s", "mft_full"],
+        "seeds": [1, 2],
+    }
+    base.update(content)
+    path = tmp_path / "experiment.json"
+    path.write_text(json.dumps(base))
+    return str(path)
+
+
+def test_plan_puts_every_stage1_before_its_stage2_runs(tmp_path):
+    experiment = load_experiment(_experiment_file(tmp_path, methods=["bert_mix", "bert_mtl"]))
+    ids = [run.run_id for run in plan_runs(experiment)]
+    assert ids == [
+        "bert_mix/default/seed-1/mix",
+        "bert_mix/default/seed-2/mix",
+        "bert_mtl/default/seed-1/stage1",
+        "bert_mtl/default/seed-1/animal",
+        "bert_mtl/default/seed-1/vehicle",
+        "bert_mtl/default/seed-2/stage1",
+        "bert_mtl/default/seed-2/animal",
+        "bert_mtl/default/seed-2/vehicle",
+    ]
+
+
+def test_sweep_trains_unaffected_methods_once(tmp_path):
+    experiment = load_experiment(
+        _experiment_file(tmp_path, seeds=[1], sweep={"parameter": "lambda", "values": [0.0, 0.2]})
+    )
+    runs = plan_runs(experiment)
+    ids = [run.run_id for run in runs]
+    assert ids == [
+        "bert_s/default/seed-1/animal",
+        "bert_s/default/seed-1/vehicle",
+        "mft_full/lambda=0/seed-1/stage1",
+        "mft_full/lambda=0/seed-1/animal",
+        "mft_full/lambda=0/seed-1/vehicle",
+        "mft_full/lambda=0.2/seed-1/stage1",
+        "mft_full/lambda=0.2/seed-1/animal",
+        "mft_full/lambda=0.2/seed-1/vehicle",
+    ]
+    assert runs[0].sweep_values == [0, 0.2]  # jsonnet writes 0.0 as 0
+    assert runs[5].spec["stage1"]["lambda"] == 0.2
+
+
+def test_few_shot_sweep_samples_training_data_only(tmp_path):
+    experiment = load_experiment(
+        _experiment_file(
+            tmp_path, seeds=[1], sweep={"parameter": "sample_fraction", "values": [0.5]}
+        )
+    )
+    run = plan_runs(experiment)[0]
+    assert run.spec["train_sample"] == {"sample_fraction": 0.5}
+    assert run.run_id == "bert_s/sample_fraction=0.5/seed-1/animal"
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ({"method": ["bert_s"]}, r"unknown key\(s\) \['method'\]"),
+        ({"methods": ["bert_x"]}, r"methods \['bert_x'\] unknown"),
+        ({"task": "parsing"}, "task must be one of"),
+        ({"stage1": {"epoch": 2}}, r"stage1 has unknown key\(s\) \['epoch'\]"),
+        ({"sweep": {"parameter": "lr", "values": [1]}}, "sweep.parameter must be one of"),
+        ({"data": {"train": "x"}}, "data.dev is required"),
+    ],
+)
+def test_experiment_errors_name_the_key(tmp_path, content, message):
+    with pytest.raises(ConfigurationError, match=message):
+        load_experiment(_experiment_file(tmp_path, **content))
+
+
+def _rows():
+    rows = []
+    for method, scores in (
+        ("bert_s", [[0.80, 0.60], [0.82, 0.64]]),
+        ("mft_full", [[0.84, 0.62], [0.86, 0.60]]),
+    ):
+        for seed, (animal, vehicle) in zip([1, 2], scores):
+            for domain, score in (("animal", animal), ("vehicle", vehicle)):
+                rows.append(
+                    {
+                        "method": method,
+                        "seed": seed,
+                        "domain": domain,
+                        "sweep_value": None,
+                        "dev": score,
+                        "test": None,
+                    }
+                )
+    return rows
+
+
+def test_summary_is_mean_and_std_over_seeds_with_an_average_column(tmp_path):
+    experiment = load_experiment(_experiment_file(tmp_path))
+    summary = summarise(experiment, _rows())["dev"]["null"]
+    assert summary["bert_s"]["animal"]["mean"] == pytest.approx(81.0)
+    assert summary["bert_s"]["animal"]["std"] == pytest.approx(1.41421356, abs=1e-6)
+    # per-seed averages 70 and 73
+    assert summary["bert_s"]["Average"]["mean"] == pytest.approx(71.5)
+    assert summary["mft_full"]["Average"]["mean"] == pytest.approx(73.0)
+    table = markdown(experiment, {"dev": {"null": summary}})
+    assert "| BERT (S) | 81.0 ± 1.4 | **62.0 ± 2.8** | 71.5 ± 2.1 |" in table
+    assert "| MFT (Full) | **85.0 ± 1.4** | 61.0 ± 1.4 | **73.0 ± 0.0** |" in table
+
+
+def test_write_results_makes_the_three_files(tmp_path):
+    experiment = load_experiment(_experiment_file(tmp_path))
+    write_results(experiment, _rows(), tmp_path)
+    assert json.loads((tmp_path / "results.json").read_text())["runs"] == _rows()
+    assert (tmp_path / "results.md").read_text().startswith("# experiment")
+    assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="the paper experiments point at the real data")
+@pytest.mark.parametrize(
+    "name, runs",
+    [
+        ("table3_amazon", 3 * (4 + 1 + 5 * 5)),  # S: 4 domains; Mix: 1; 5 methods: stage 1 + 4
+        ("table4_taxonomy", 3 * (3 + 1 + 5 * 4)),
+        ("figure4_lambda_taxonomy", 6 * 4),
+    ],
+)
+def test_paper_experiments_plan_every_run(name, runs, monkeypatch):
+    monkeypatch.setenv("MFT_DATA_DIR", str(SHARED_DATA))
+    experiment = load_experiment(str(CONFIGS / "experiments" / f"{name}.jsonnet"))
+    assert len(plan_runs(experiment)) == runs
