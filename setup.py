@@ -24,6 +24,9 @@ setup(
         "matplotlib",
         "nltk",
         "psutil",
+        # AllenNLP pulls in datasets 2.10, which uses pyarrow.PyExtensionType (gone in pyarrow 21);
+        # transformers.Trainer imports it (the speed benchmark compares against the Trainer).
+        "pyarrow<20",
     ],
     extras_require={
         "dev": ["pytest", "pytest-xdist", "black==22.12.0", "flake8"],
