@@ -287,15 +287,12 @@ def main() -> None:
         "mft": results["mft"]["per_second"] / base,
         "predict": results["ours_predict"]["per_second"] / results["hf_predict"]["per_second"],
     }
-    print(
-        f"plain fine-tuning / Trainer          {ratios['train']:.2f}x  {verdict(ratios['train'], TARGETS['train'], True)}"
-    )
-    print(
-        f"MFT stage 1 / Trainer                {ratios['mft']:.2f}x  {verdict(ratios['mft'], TARGETS['mft'], True)}"
-    )
-    print(
-        f"allennlp predict / HuggingFace loop  {ratios['predict']:.2f}x  {verdict(ratios['predict'], TARGETS['predict'], True)}"
-    )
+    for key, label in (
+        ("train", "plain fine-tuning / Trainer"),
+        ("mft", "MFT stage 1 / Trainer"),
+        ("predict", "allennlp predict / HuggingFace loop"),
+    ):
+        print(f"{label:37s} {ratios[key]:.2f}x  {verdict(ratios[key], TARGETS[key], True)}")
     grouped = results["plain"]["per_second"] / results["trainer_grouped"]["per_second"]
     print(f"plain fine-tuning / Trainer with group_by_length: {grouped:.2f}x")
     rss = results["plain"]["peak_rss_mb"] / results["trainer"]["peak_rss_mb"]
