@@ -32,6 +32,18 @@ def _jsonl(tmp_path, rows, name="data.jsonl"):
     return path
 
 
+def _review_file(tmp_path, name, content):
+    """A Blitzer-layout file `reviews/books/<name>` holding `content` (bytes or text)."""
+    domain = tmp_path / "reviews" / "books"
+    domain.mkdir(parents=True)
+    path = domain / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path
+
+
 @pytest.fixture(scope="module")
 def nli():
     return MultiDomainNliReader(TINY_BERT)
@@ -90,12 +102,12 @@ def test_non_utf8_bytes(pairs, tmp_path):
 
 
 def test_non_utf8_bytes_in_a_review_file(reviews, tmp_path):
-    domain = tmp_path / "reviews" / "books"
-    domain.mkdir(parents=True)
-    (domain / "positive.review").write_bytes(
-        b"<review>\n<review_text>\nna\xefve\n</review_text>\n</review>\n"
+    path = _review_file(
+        tmp_path,
+        "positive.review",
+        b"<review>\n<review_text>\nna\xefve\n</review_text>\n</review>\n",
     )
-    _expect(reviews, domain / "positive.review", 3, "bytes that are not valid utf-8")
+    _expect(reviews, path, 3, "bytes that are not valid utf-8")
 
 
 def test_term_pairs_wrong_column_count(pairs, tmp_path):
@@ -127,29 +139,27 @@ def test_unknown_review_label_in_tabular_file(reviews, tmp_path):
 
 
 def test_review_block_never_closed(reviews, tmp_path):
-    domain = tmp_path / "reviews" / "books"
-    domain.mkdir(parents=True)
-    path = domain / "negative.review"
-    path.write_text(
-        "<review>\n<review_text>\nfine\n</review_text>\n</review>\n"
-        "<review>\n<title>\nbad\n</title>\n"
+    path = _review_file(
+        tmp_path,
+        "negative.review",
+        "<review>\n<review_text>\nfine\n</review_text>\n</review>\n<review>\n<title>\nbad\n</title>\n",
     )
     _expect(reviews, path, 6, "<review> is never closed")
 
 
 def test_review_without_text(reviews, tmp_path):
-    domain = tmp_path / "reviews" / "books"
-    domain.mkdir(parents=True)
-    path = domain / "positive.review"
-    path.write_text("<review>\n<title>\nno text\n</title>\n</review>\n")
+    path = _review_file(
+        tmp_path, "positive.review", "<review>\n<title>\nno text\n</title>\n</review>\n"
+    )
     _expect(reviews, path, 1, "review has no <review_text> field")
 
 
 def test_text_outside_a_review(reviews, tmp_path):
-    domain = tmp_path / "reviews" / "books"
-    domain.mkdir(parents=True)
-    path = domain / "positive.review"
-    path.write_text("stray words\n<review>\n<review_text>\nx\n</review_text>\n</review>\n")
+    path = _review_file(
+        tmp_path,
+        "positive.review",
+        "stray words\n<review>\n<review_text>\nx\n</review_text>\n</review>\n",
+    )
     _expect(reviews, path, 1, "unexpected text outside a <review> block")
 
 

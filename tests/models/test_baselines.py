@@ -75,7 +75,8 @@ def test_single_domain_sampler_never_mixes_domains():
     assert len(batches) == sampler.get_num_batches(instances) == 6  # 3 + 3 per 8-instance domain
 
 
-def _stage2_model(archive, domain):
+def _stage2_model(archive):
+    """The stage-2 model as `stage2.jsonnet` builds it (MFT_STAGE1 and MFT_DOMAIN set)."""
     params = Params.from_file(CONFIGS / "taxonomy" / "stage2.jsonnet")
     vocab = Vocabulary.from_files(str(archive))
     return Model.from_params(vocab=vocab, params=params["model"])
@@ -90,7 +91,7 @@ def test_stage2_starts_from_the_stage1_encoder_and_classifier_without_its_heads(
     archive = tmp_path / "stage1" / "model.tar.gz"
     monkeypatch.setenv("MFT_STAGE1", str(archive))
     monkeypatch.setenv("MFT_DOMAIN", "vehicle")
-    model = _stage2_model(archive, "vehicle")
+    model = _stage2_model(archive)
     source = load_archive(str(archive)).model.state_dict()
     target = model.state_dict()
     encoder = [name for name in target if name.startswith("_text_field_embedder.")]

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Run (or resume) one paper experiment with `allennlp mft-experiment` and publish its results
+# under benchmarks/results/<name>/ with the exact command, the wall time and the machine.
+#
+#   benchmarks/run_experiment.sh NAME EXPERIMENT_FILE [OVERRIDES_JSON]
+#   benchmarks/run_experiment.sh table4_taxonomy training_configs/experiments/table4_taxonomy.jsonnet '{"bf16": true}'
+#
+# Training output goes to runs/<name>/ (not committed); started again, the experiment resumes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+name=$1
+experiment=$2
+overrides=${3:-}
+output=runs/$name
+published=benchmarks/results/$name
+mkdir -p "$output" "$published"
+
+command=(.venv/bin/allennlp mft-experiment "$experiment" -s "$output")
+[ -n "$overrides" ] && command+=(-o "$overrides")
+
+start=$(date +%s)
+set +e
+"${command[@]}" 2>&1 | tee -a "$output/experiment.log" | grep -E "mft_plugin.experiments|Error|error:" --line-buffered
+status=${PIPESTATUS[0]}
+set -e
+seconds=$(( $(date +%s) - start ))
+
+cp "$output"/results.md "$output"/results.json "$published"/ 2>/dev/null || true
+cp "$output"/results.png "$published"/ 2>/dev/null || true
+{
+    echo "- $(date -u '+%Y-%m-%d %H:%M UTC'): \`${command[*]}\`"
+    echo "  exit status $status, wall time ${seconds}s ($(awk "BEGIN {printf \"%.1f\", $seconds/3600}") h)"
+    echo "  machine: $(nproc) cores of $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/^Mem:/ {print $2}') GiB;" \
+        "torch $(.venv/bin/python -c 'import torch; print(torch.__version__)'), $(.venv/bin/python -c 'import torch; print(torch.get_num_threads())') threads"
+} >> "$published/RUNS.md"
+exit "$status"
