@@ -115,7 +115,7 @@ def plot(experiment: Experiment, summary: Dict[str, Any], path: Path) -> None:
     columns = experiment.domains + ["Average"]
     if experiment.sweep is None:
         per_method = next(iter(per_value.values()), {})
-        figure, axes = plt.subplots(figsize=(1.6 + 1.4 * len(columns), 4))
+        figure, axes = plt.subplots(figsize=(3.2 + 1.4 * len(columns), 4))
         width = 0.8 / max(1, len(per_method))
         for index, (method, cells) in enumerate(per_method.items()):
             positions = [
@@ -132,7 +132,8 @@ def plot(experiment: Experiment, summary: Dict[str, Any], path: Path) -> None:
         _zoom(
             axes, [cells[c]["mean"] for cells in per_method.values() for c in columns if cells[c]]
         )
-        axes.legend(fontsize="small", ncol=2)
+        # beside the axes: inside, it hides the bars of the first column
+        axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     else:
         parameter = experiment.sweep["parameter"]
         values = [json.loads(key) for key in per_value]
