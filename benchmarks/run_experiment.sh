@@ -16,7 +16,8 @@ published=benchmarks/results/$name
 mkdir -p "$output" "$published"
 
 command=(.venv/bin/allennlp mft-experiment "$experiment" -s "$output")
-[ -n "$overrides" ] && command+=(-o "$overrides")
+shown="${command[*]}"  # as it would be typed into a shell
+[ -n "$overrides" ] && command+=(-o "$overrides") && shown+=" -o '$overrides'"
 
 start=$(date +%s)
 set +e
@@ -28,7 +29,7 @@ seconds=$(( $(date +%s) - start ))
 cp "$output"/results.md "$output"/results.json "$published"/ 2>/dev/null || true
 cp "$output"/results.png "$published"/ 2>/dev/null || true
 {
-    echo "- $(date -u '+%Y-%m-%d %H:%M UTC'): \`${command[*]}\`"
+    echo "- $(date -u '+%Y-%m-%d %H:%M UTC'): \`$shown\`"
     echo "  exit status $status, wall time ${seconds}s ($(awk "BEGIN {printf \"%.1f\", $seconds/3600}") h)"
     echo "  machine: $(nproc) cores of $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/^Mem:/ {print $2}') GiB;" \
         "torch $(.venv/bin/python -c 'import torch; print(torch.__version__)'), $(.venv/bin/python -c 'import torch; print(torch.get_num_threads())') threads"
