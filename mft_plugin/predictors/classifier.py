@@ -87,6 +87,23 @@ class MultiDomainClassifierPredictor(Predictor):
             domain=domain if domain in known_domains else None,
         )
 
+    def predict_batch_instance(self, instances: List[Instance]) -> List[JsonDict]:
+        """
+        An input whose domain the model does not know (every input of another domain, for a
+        per-domain model) has no `domain` field, and AllenNLP's `Batch` refuses instances with
+        different fields; so a mixed batch is predicted as two batches, in the input's order.
+        """
+        with_domain = [index for index, i in enumerate(instances) if "domain" in i.fields]
+        if len(with_domain) in (0, len(instances)):
+            return super().predict_batch_instance(instances)
+        without_domain = [index for index, i in enumerate(instances) if "domain" not in i.fields]
+        outputs: List[JsonDict] = [{}] * len(instances)
+        for indices in (with_domain, without_domain):
+            group = super().predict_batch_instance([instances[index] for index in indices])
+            for index, output in zip(indices, group):
+                outputs[index] = output
+        return outputs
+
     def predictions_to_labeled_instances(
         self, instance: Instance, outputs: Dict[str, numpy.ndarray]
     ) -> List[Instance]:

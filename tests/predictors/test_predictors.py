@@ -57,6 +57,23 @@ def test_default_predictor_reads_the_task_keys(archives, task):
     assert predictor.predict_json(unseen)["probs"] == pytest.approx(output["probs"])
 
 
+def test_a_batch_mixing_known_and_unknown_domains(archives):
+    """Inputs of domains the model never saw (all but one, for a per-domain model) lose their
+    domain field; a batch mixing them with known domains is still predicted, in order."""
+    predictor = Predictor.from_path(archives["taxonomy"])
+    pairs = [
+        {"hyponym": "puppy", "hypernym": "dog", "domain": "animal"},
+        {"hyponym": "oak", "hypernym": "tree", "domain": "no-such-domain"},
+        {"hyponym": "tugboat", "hypernym": "boat"},
+        {"hyponym": "kitten", "hypernym": "cat", "domain": "animal"},
+    ]
+    batch = predictor.predict_batch_json(pairs)
+    one_by_one = [predictor.predict_json(pair) for pair in pairs]
+    assert [output["probs"] for output in batch] == [
+        pytest.approx(output["probs"], abs=1e-5) for output in one_by_one
+    ]
+
+
 @pytest.mark.parametrize(
     "task, name", [("taxonomy", "mft_term_pairs"), ("reviews", "mft_reviews"), ("nli", "mft_nli")]
 )
