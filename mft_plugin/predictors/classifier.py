@@ -93,12 +93,13 @@ class MultiDomainClassifierPredictor(Predictor):
         per-domain model) has no `domain` field, and AllenNLP's `Batch` refuses instances with
         different fields; so a mixed batch is predicted as two batches, in the input's order.
         """
-        with_domain = [index for index, i in enumerate(instances) if "domain" in i.fields]
-        if len(with_domain) in (0, len(instances)):
+        groups: Dict[bool, List[int]] = {True: [], False: []}  # has a domain field -> indexes
+        for index, instance in enumerate(instances):
+            groups["domain" in instance.fields].append(index)
+        if not all(groups.values()):
             return super().predict_batch_instance(instances)
-        without_domain = [index for index, i in enumerate(instances) if "domain" not in i.fields]
         outputs: List[JsonDict] = [{}] * len(instances)
-        for indices in (with_domain, without_domain):
+        for indices in groups.values():
             group = super().predict_batch_instance([instances[index] for index in indices])
             for index, output in zip(indices, group):
                 outputs[index] = output
