@@ -70,9 +70,16 @@ def markdown(experiment: Experiment, summary: Dict[str, Any]) -> str:
     """One table per split (and per swept value), the best mean of every column in bold."""
     columns = experiment.domains + ["Average"]
     lines = [f"# {experiment.name}", ""]
+    if len(experiment.seeds) == 1:
+        over = f"of seed {experiment.seeds[0]}"
+    else:
+        over = (
+            f"mean ± standard deviation over {len(experiment.seeds)} seeds {experiment.seeds} "
+            "(a cell scored by fewer seeds says how many)"
+        )
     lines.append(
-        f"Task `{experiment.task}`, {experiment.metric} (%), mean ± standard deviation over "
-        f"{len(experiment.seeds)} seed(s) {experiment.seeds}; best mean of each column in bold."
+        f"Task `{experiment.task}`, {experiment.metric} (%) {over}; "
+        "best mean of each column in bold."
     )
     for split, per_value in summary.items():
         for value_key, per_method in per_value.items():
@@ -97,10 +104,21 @@ def markdown(experiment: Experiment, summary: Dict[str, Any]) -> str:
                     if cell is None:
                         row.append("–")
                         continue
-                    text = f"{cell['mean']:.1f} ± {cell['std']:.1f}"
+                    text = _cell_text(cell, len(experiment.seeds))
                     row.append(f"**{text}**" if cell["mean"] == best[column] else text)
                 lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
+
+
+def _cell_text(cell: Dict[str, float], planned_seeds: int) -> str:
+    """`mean ± std`; one seed has no spread to show, so its score stands alone."""
+    if cell["n"] == 1:
+        text = f"{cell['mean']:.1f}"
+    else:
+        text = f"{cell['mean']:.1f} ± {cell['std']:.1f}"
+    if cell["n"] < planned_seeds:
+        text += f" (n={cell['n']})"
+    return text
 
 
 def plot(experiment: Experiment, summary: Dict[str, Any], path: Path) -> None:

@@ -95,12 +95,12 @@ def test_results_table_matches_the_runs_own_metrics(finished):
             )
             dev = 100 * metrics[f"best_validation_accuracy_{domain}"]
             scores.append(dev)
-            assert rows[method][domain] == f"{dev:.1f} ± 0.0"
-        assert rows[method]["Average"] == f"{sum(scores) / 2:.1f} ± 0.0"
+            assert rows[method][domain] == f"{dev:.1f}"
+        assert rows[method]["Average"] == f"{sum(scores) / 2:.1f}"
     _, test_rows = _table(markdown, "test")
     metrics_file = next((finished / "bert_s/default/seed-13/animal").glob("test-metrics-*.json"))
     test = 100 * json.loads(metrics_file.read_text())["accuracy_animal"]
-    assert test_rows["BERT (S)"]["animal"] == f"{test:.1f} ± 0.0"
+    assert test_rows["BERT (S)"]["animal"] == f"{test:.1f}"
     results = json.loads((finished / "results.json").read_text())
     assert len(results["runs"]) == 4
     assert (finished / "results.png").read_bytes()[:4] == b"\x89PNG"

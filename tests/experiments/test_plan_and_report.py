@@ -120,6 +120,17 @@ def test_summary_is_mean_and_std_over_seeds_with_an_average_column(tmp_path):
     assert "| MFT (Full) | **85.0 ± 1.4** | 61.0 ± 1.4 | **73.0 ± 0.0** |" in table
 
 
+def test_a_cell_scored_by_fewer_seeds_than_planned_says_so(tmp_path):
+    experiment = load_experiment(_experiment_file(tmp_path))
+    rows = [r for r in _rows() if not (r["method"] == "mft_full" and r["seed"] == 2)]
+    table = markdown(experiment, summarise(experiment, rows))
+    assert "mean ± standard deviation over 2 seeds [1, 2]" in table
+    # one seed has no spread: its score stands alone, marked as one of the two planned;
+    # a tie for the best mean (62.0) is bold in both rows
+    assert "| MFT (Full) | **84.0 (n=1)** | **62.0 (n=1)** | **73.0 (n=1)** |" in table
+    assert "| BERT (S) | 81.0 ± 1.4 | **62.0 ± 2.8** | 71.5 ± 2.1 |" in table
+
+
 def test_write_results_makes_the_three_files(tmp_path):
     experiment = load_experiment(_experiment_file(tmp_path))
     write_results(experiment, _rows(), tmp_path)
