@@ -165,6 +165,28 @@ def test_human_readable_output_has_label_and_class_probabilities(instances, voca
         assert sum(probabilities.values()) == pytest.approx(1.0)
 
 
+def test_prediction_runs_in_inference_mode_and_training_goes_on_afterwards(instances, vocab):
+    model = tiny_mft(vocab)
+    model.set_typicality({m["metadata"]["instance_id"]: 1.0 for m in instances})
+    model.eval()
+    batch = [instances[p] for p in (0, 3, 9)]
+    expected = model(**tensors(batch, vocab))["probs"]
+    modes = []
+    hook = model.transformer.register_forward_pre_hook(
+        lambda module, inputs: modes.append(torch.is_inference_mode_enabled())
+    )
+    predictions = model.forward_on_instances(batch)
+    hook.remove()
+    assert modes == [True]
+    assert torch.tensor([p["probs"] for p in predictions]).allclose(expected.detach(), atol=1e-6)
+    # labelled instances updated the accuracy metrics under inference mode; those counters
+    # must still take training updates, and training must still get gradients
+    model.train()
+    model(**tensors(batch, vocab))["loss"].backward()
+    assert model._label_classifier.weight.grad is not None
+    assert model.get_metrics(reset=True)["accuracy"] >= 0.0
+
+
 def test_variants_build_the_right_heads(vocab):
     tw = tiny_mft(vocab, domain_corruption_weight=0.0)
     assert tw._domain_heads is None and tw._domain_embedding is None
