@@ -171,6 +171,7 @@ def test_prediction_runs_in_inference_mode_and_training_goes_on_afterwards(insta
     model.eval()
     batch = [instances[p] for p in (0, 3, 9)]
     expected = model(**tensors(batch, vocab))["probs"]
+    model.get_metrics(reset=True)  # count only what follows
     modes = []
     hook = model.transformer.register_forward_pre_hook(
         lambda module, inputs: modes.append(torch.is_inference_mode_enabled())
@@ -182,9 +183,14 @@ def test_prediction_runs_in_inference_mode_and_training_goes_on_afterwards(insta
     # labelled instances updated the accuracy metrics under inference mode; those counters
     # must still take training updates, and training must still get gradients
     model.train()
-    model(**tensors(batch, vocab))["loss"].backward()
+    batch_tensors = tensors(batch, vocab)
+    output = model(**batch_tensors)
+    output["loss"].backward()
     assert model._label_classifier.weight.grad is not None
-    assert model.get_metrics(reset=True)["accuracy"] >= 0.0
+    labels = batch_tensors["label"]
+    correct = (expected.argmax(-1) == labels).sum() + (output["logits"].argmax(-1) == labels).sum()
+    assert model._accuracy.total_count == 6  # 3 predicted, then 3 trained
+    assert model.get_metrics(reset=True)["accuracy"] == pytest.approx(float(correct) / 6)
 
 
 def test_variants_build_the_right_heads(vocab):
