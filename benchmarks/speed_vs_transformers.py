@@ -271,22 +271,14 @@ def main() -> None:
         labels = prediction_inputs(args.task, args.predict, inputs)
         # Prediction takes seconds, so one run of each is at the mercy of the machine's noise:
         # alternate them and keep each side's median run.
-        predict_runs = {"hf_predict": [], "ours_predict": []}
+        predict_arguments = {  # worker name -> its arguments
+            "hf_predict": (args.task, str(inputs), bf16, json.dumps(labels)),
+            "ours_predict": (str(scratch / "plain" / "model.tar.gz"), str(inputs), bf16),
+        }
+        predict_runs = {worker: [] for worker in predict_arguments}
         for _ in range(args.predict_repeats):
-            predict_runs["hf_predict"].append(
-                measure_in_subprocess(
-                    __file__, "hf_predict", args.task, str(inputs), bf16, json.dumps(labels)
-                )
-            )
-            predict_runs["ours_predict"].append(
-                measure_in_subprocess(
-                    __file__,
-                    "ours_predict",
-                    str(scratch / "plain" / "model.tar.gz"),
-                    str(inputs),
-                    bf16,
-                )
-            )
+            for worker, arguments in predict_arguments.items():
+                predict_runs[worker].append(measure_in_subprocess(__file__, worker, *arguments))
         for key, runs in predict_runs.items():
             results[key] = median_run(runs)
 
