@@ -38,8 +38,17 @@ def tensors(instances, vocab: Vocabulary):
 
 
 def disable_dropout(model) -> None:
+    """
+    No dropout anywhere, so a training-mode forward can be recomputed by hand. Besides the
+    `nn.Dropout` modules this zeroes the attention-dropout rate that transformers' SDPA attention
+    (BERT from transformers 4.41) keeps as a plain float (`dropout_prob`) and hands to
+    `scaled_dot_product_attention` in training mode.
+    """
     import torch
 
     for module in model.modules():
         if isinstance(module, torch.nn.Dropout):
             module.p = 0.0
+        for attribute in ("dropout_prob", "attention_dropout"):
+            if isinstance(getattr(module, attribute, None), float):
+                setattr(module, attribute, 0.0)
