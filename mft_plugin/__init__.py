@@ -9,6 +9,10 @@ from mft_plugin.settings import apply_environment_defaults
 
 apply_environment_defaults()
 
+from mft_plugin import compat  # noqa: E402
+
+compat.apply()
+
 # Each import below registers components by name; keep one line per registering module.
 from mft_plugin import data  # noqa: E402,F401
 from mft_plugin import metrics  # noqa: E402,F401
