@@ -12,21 +12,24 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     packages=find_packages(exclude=["tests", "tests.*", "benchmarks", "benchmarks.*"]),
-    python_requires=">=3.8,<3.11",
+    # Python 3.11-3.13 with the default stack (`make install`: uv lifts AllenNLP's pins through
+    # requirements/overrides.txt); Python 3.10 also takes AllenNLP's own pins with plain pip.
+    python_requires=">=3.10,<3.14",
     install_requires=[
         "allennlp==2.10.1",
         "allennlp-models==2.10.1",
-        # torch 1.12 and spaCy's thinc are built against the numpy 1.x ABI.
-        "numpy<2",
+        # AllenNLP's own pins (torch 1.12, spaCy 3.3, datasets 2.10) are only installable on 3.10:
+        # torch 1.12 and spaCy's thinc are built against the numpy 1.x ABI, and datasets 2.10
+        # uses pyarrow.PyExtensionType (gone in pyarrow 21).
+        'numpy<2; python_version < "3.11"',
+        'numpy; python_version >= "3.11"',
+        'pyarrow<20; python_version < "3.11"',
         "jsonnet",
         "safetensors",
         "scikit-learn",
         "matplotlib",
         "nltk",
         "psutil",
-        # AllenNLP pulls in datasets 2.10, which uses pyarrow.PyExtensionType (gone in pyarrow 21);
-        # transformers.Trainer imports it (the speed benchmark compares against the Trainer).
-        "pyarrow<20",
     ],
     extras_require={
         "dev": ["pytest", "pytest-xdist", "black==22.12.0", "flake8"],
