@@ -48,7 +48,7 @@ READERS = {"nli": "mft_nli", "reviews": "mft_reviews", "taxonomy": "mft_term_pai
 
 
 def _reader(task: str, sample_count):
-    import mft_plugin  # noqa: F401
+    import mft_plugin.plugin  # noqa: F401
     from allennlp.data import DatasetReader
 
     return DatasetReader.by_name(READERS[task])(
@@ -115,7 +115,7 @@ def hf_train(result_file, task, sample_count, epochs, bf16, group_by_length):
 
 def ours_train(result_file, task, sample_count, epochs, bf16, config, archive_dir):
     os.environ["MFT_BF16"] = bf16
-    import mft_plugin  # noqa: F401
+    import mft_plugin.plugin  # noqa: F401
     from allennlp.commands.train import train_model_from_file
 
     measurements: dict = {}
@@ -143,7 +143,7 @@ def ours_train(result_file, task, sample_count, epochs, bf16, config, archive_di
 
 def ours_predict(result_file, archive, inputs, bf16):
     os.environ["MFT_BF16"] = bf16
-    import mft_plugin  # noqa: F401
+    import mft_plugin.plugin  # noqa: F401
     from allennlp.commands.predict import _PredictManager
     from allennlp.predictors import Predictor
 
@@ -247,7 +247,7 @@ def main() -> None:
     parser.add_argument("--bf16", action="store_true", help="both sides under bfloat16 autocast")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    import mft_plugin  # noqa: F401  (fills in MFT_ENCODER and MFT_DATA_DIR)
+    import mft_plugin.plugin  # noqa: F401  (fills in MFT_ENCODER and MFT_DATA_DIR)
 
     if args.worker:
         result_file, name, *rest = args.worker

@@ -40,7 +40,7 @@ TARGETS = {"epoch": 1.03, "prototypes": 0.30, "rss": 1.10}
 
 def worker(result_file: str, config: str, overrides: str) -> None:
     """Train `config` in this process and write the measurements."""
-    import mft_plugin  # noqa: F401  (registers the components and the MFT_* defaults)
+    import mft_plugin.plugin  # noqa: F401  (registers the components and the MFT_* defaults)
     from allennlp.commands.train import train_model_from_file
 
     measurements: dict = {}

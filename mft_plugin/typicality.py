@@ -1,7 +1,8 @@
 """
 Learning from typicality (paper §3.2): class prototypes and typicality scores.
 
-Plain tensor functions, usable and testable without AllenNLP. Notation as in the paper and
+Plain tensor functions, usable and testable without AllenNLP: this module imports only torch,
+numpy and (for several prototypes per class) scikit-learn, and does nothing on import. Notation as in the paper and
 `MFT_SPEC.md`: K domains, M classes, E(x) the d-dimensional embedding of an instance,
 c_m^k the prototype of class m in domain k, α the balancing factor.
 
@@ -13,17 +14,18 @@ from typing import Optional, Tuple
 import numpy
 import torch
 import torch.nn.functional as F
-from allennlp.common import FromParams
-from allennlp.common.checks import ConfigurationError
 
 EMBEDDINGS = ("mean", "unmasked_mean", "pooler")
 OTHER_DOMAIN_TERMS = ("mean_of_cosines", "cosine_to_mean")
 GRANULARITIES = ("domain_class", "domain")
 
 
-class TypicalityConfig(FromParams):
+class TypicalityConfig:
     """
-    How typicality scores are computed. The defaults are the paper's.
+    How typicality scores are computed. The defaults are the paper's. A value out of range is a
+    `ValueError` that names the key (the model's config section builds this class through
+    `mft_plugin.models.meta_fine_tuning.TypicalitySection`, which reports it as a configuration
+    error).
 
     # Parameters
 
@@ -59,24 +61,22 @@ class TypicalityConfig(FromParams):
         seed: int = 13,
     ) -> None:
         if not 0.0 < alpha < 1.0:
-            raise ConfigurationError(f"typicality.alpha must lie in (0, 1), got {alpha}.")
+            raise ValueError(f"typicality.alpha must lie in (0, 1), got {alpha}.")
         if prototypes_per_class < 1:
-            raise ConfigurationError(
+            raise ValueError(
                 f"typicality.prototypes_per_class must be at least 1, got {prototypes_per_class}."
             )
         if temperature <= 0:
-            raise ConfigurationError(f"typicality.temperature must be positive, got {temperature}.")
+            raise ValueError(f"typicality.temperature must be positive, got {temperature}.")
         for key, value, allowed in (
             ("embedding", embedding, EMBEDDINGS),
             ("other_domains", other_domains, OTHER_DOMAIN_TERMS),
             ("granularity", granularity, GRANULARITIES),
         ):
             if value not in allowed:
-                raise ConfigurationError(
-                    f"typicality.{key} must be one of {allowed}, got {value!r}."
-                )
+                raise ValueError(f"typicality.{key} must be one of {allowed}, got {value!r}.")
         if other_domains == "cosine_to_mean" and prototypes_per_class > 1:
-            raise ConfigurationError(
+            raise ValueError(
                 "typicality.other_domains='cosine_to_mean' is the authors' single-prototype form; "
                 "use it with prototypes_per_class=1."
             )

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-import mft_plugin  # noqa: F401  (registers the readers, models, callbacks and predictors)
+import mft_plugin.plugin  # noqa: F401  (registers the readers, models, callbacks and predictors)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"

@@ -1,9 +1,14 @@
 """Eq. 1 and eq. 2 and their variants, against hand computations."""
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
+from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
+
+from mft_plugin.models.meta_fine_tuning import TypicalitySection
 
 from mft_plugin.typicality import (
     TypicalityConfig,
@@ -16,6 +21,7 @@ from mft_plugin.typicality import (
     typicality_scores,
     unmasked_mean_after_cls,
 )
+from tests.conftest import PROJECT_ROOT
 
 
 def _cos(a, b):
@@ -152,5 +158,23 @@ def test_negative_cosines_are_kept_as_given():
     ],
 )
 def test_configuration_errors_name_the_key(kwargs, message):
-    with pytest.raises(ConfigurationError, match=message):
+    with pytest.raises(ValueError, match=message):
         TypicalityConfig(**kwargs)
+    # Through a model config, the same message is a configuration error.
+    with pytest.raises(ConfigurationError, match=message):
+        TypicalitySection.from_params(Params(dict(kwargs)))
+
+
+def test_math_modules_import_without_allennlp_and_change_no_environment():
+    code = (
+        "import os, sys\n"
+        "before = dict(os.environ)\n"
+        "import mft_plugin.typicality, mft_plugin.losses\n"
+        "frameworks = sorted({m.split('.')[0] for m in sys.modules} & {'allennlp', 'allennlp_models', 'transformers'})\n"
+        "print(frameworks, sorted(set(os.environ) - set(before)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[] []"

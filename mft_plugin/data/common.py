@@ -21,6 +21,7 @@ from allennlp.data.fields import Field, LabelField, MetadataField, TextField
 from allennlp.data.token_indexers import PretrainedTransformerIndexer
 from allennlp.data.tokenizers import PretrainedTransformerTokenizer, Token
 
+from mft_plugin import compat
 from mft_plugin.encoder import encoder_load_error
 
 logger = logging.getLogger(__name__)
@@ -274,6 +275,7 @@ class MultiDomainReader(DatasetReader):
         self.sample_fraction = sample_fraction
         self.sample_count = sample_count
         self.sample_seed = sample_seed
+        compat.apply()  # AllenNLP's tokenizer on transformers >= 4.44 (also outside the plugin)
         try:
             self._tokenizer = PretrainedTransformerTokenizer(
                 model_name, add_special_tokens=False, tokenizer_kwargs=tokenizer_kwargs

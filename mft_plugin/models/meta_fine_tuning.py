@@ -7,6 +7,7 @@ import logging
 from typing import Dict, List, Mapping, Optional
 
 import torch
+from allennlp.common import FromParams
 from allennlp.common.checks import ConfigurationError
 from allennlp.data import TextFieldTensors, Vocabulary
 from allennlp.models.model import Model
@@ -23,6 +24,20 @@ from mft_plugin.models.classifier import EncoderOutput, TransformerClassifier
 from mft_plugin.typicality import TypicalityConfig, mean_pool_without_cls, unmasked_mean_after_cls
 
 logger = logging.getLogger(__name__)
+
+
+class TypicalitySection(TypicalityConfig, FromParams):
+    """
+    The `typicality` section of a `meta_fine_tuning` config: `TypicalityConfig` (the math
+    module's settings, which know nothing of AllenNLP) built from params, a bad value reported
+    as a `ConfigurationError` that names the key. Takes `TypicalityConfig`'s arguments.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        try:
+            super().__init__(**kwargs)
+        except (TypeError, ValueError) as error:  # an unknown key, or a value out of range
+            raise ConfigurationError(f"typicality: {error}") from error
 
 
 def default_skip_layers(num_layers: int) -> List[int]:
@@ -60,7 +75,7 @@ class MetaFineTuning(TransformerClassifier):
         {4, 8, 12} for BERT-base; the default scales this to the encoder's depth.
     domain_corruption_weight : `float`, optional (default = `0.1`)
         λ. 0 gives MFT (TW).
-    typicality : `TypicalityConfig`, optional (default = the paper's settings)
+    typicality : `TypicalitySection`, optional (default = the paper's settings)
         How the callback computes typicality (α, prototypes per class, ...). `null` gives
         MFT (DC): every t_i is 1 and no prototype pass runs.
     corruption : `str`, optional (default = `"shuffle"`)
@@ -78,7 +93,7 @@ class MetaFineTuning(TransformerClassifier):
         text_field_embedder: TextFieldEmbedder,
         skip_layers: Optional[List[int]] = None,
         domain_corruption_weight: float = 0.1,
-        typicality: Optional[TypicalityConfig] = TypicalityConfig(),
+        typicality: Optional[TypicalitySection] = TypicalitySection(),
         corruption: str = "shuffle",
         shared_domain_head: bool = False,
         weight_domain_loss: bool = True,
