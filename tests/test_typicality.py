@@ -170,7 +170,8 @@ def test_math_modules_import_without_allennlp_and_change_no_environment():
         "import os, sys\n"
         "before = dict(os.environ)\n"
         "import mft_plugin.typicality, mft_plugin.losses\n"
-        "frameworks = sorted({m.split('.')[0] for m in sys.modules} & {'allennlp', 'allennlp_models', 'transformers'})\n"
+        "loaded = {m.split('.')[0] for m in sys.modules}\n"
+        "frameworks = sorted(loaded & {'allennlp', 'allennlp_models', 'transformers'})\n"
         "print(frameworks, sorted(set(os.environ) - set(before)))\n"
     )
     result = subprocess.run(
