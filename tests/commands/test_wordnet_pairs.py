@@ -1,5 +1,5 @@
 """
-Tests of `mft-wordnet-pairs` (mft_plugin.data.wordnet_pairs) on small WordNet roots.
+Tests of `mft-wordnet-pairs` (mft_plugin.commands.wordnet_pairs) on small WordNet roots.
 
 They need NLTK's WordNet 3.0 at ../shared/data/wordnet (see ../shared/data/README.md) and
 skip cleanly without it. The corpus is passed explicitly, so NLTK_DATA need not be set.
@@ -12,8 +12,9 @@ import pytest
 
 nltk = pytest.importorskip("nltk")
 
-from mft_plugin.data import wordnet_pairs  # noqa: E402
-from mft_plugin.data.wordnet_pairs import (  # noqa: E402
+from mft_plugin.commands import wordnet_pairs  # noqa: E402
+from tests.conftest import SHARED_DATA  # noqa: E402
+from mft_plugin.commands.wordnet_pairs import (  # noqa: E402
     RootSpec,
     SizeRequest,
     TooFewPairsError,
@@ -27,7 +28,7 @@ from mft_plugin.data.wordnet_pairs import (  # noqa: E402
     parse_split_sizes,
 )
 
-WORDNET_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "wordnet"
+WORDNET_DIR = SHARED_DATA / "wordnet"
 
 pytestmark = pytest.mark.skipif(
     not (WORDNET_DIR / "corpora" / "wordnet").is_dir(),

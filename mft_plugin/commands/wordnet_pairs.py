@@ -33,7 +33,7 @@ arguments give byte-identical files, and a domain's files do not depend on the o
 Usage:
 
     mft-wordnet-pairs --roots ROOT [ROOT ...] --output DIR [options]
-    python -m mft_plugin.data.wordnet_pairs --roots ROOT [ROOT ...] --output DIR [options]
+    python -m mft_plugin.commands.wordnet_pairs --roots ROOT [ROOT ...] --output DIR [options]
 
 Options:
 
