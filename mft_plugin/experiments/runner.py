@@ -26,10 +26,10 @@ from allennlp.common.params import with_overrides
 
 from mft_plugin.experiments.plan import Experiment, Run, canonical_json, plan_runs, short_hash
 from mft_plugin.experiments.report import write_results
+from mft_plugin.settings import training_configs_dir
 
 logger = logging.getLogger(__name__)
 
-CONFIGS_DIR = Path(__file__).resolve().parents[2] / "training_configs"
 # Checkpoints are only needed to resume; a finished run keeps its model.tar.gz.
 CHECKPOINT_PATTERNS = ("model_state_e*.th", "training_state_e*.th", "best.th")
 
@@ -61,7 +61,7 @@ class ExperimentRunner:
     ) -> None:
         self.experiment = experiment
         self.output_dir = Path(output_dir).resolve()
-        self.configs_dir = Path(configs_dir or CONFIGS_DIR)
+        self.configs_dir = Path(configs_dir or training_configs_dir())
         if not (self.configs_dir / "experiment.libsonnet").is_file():
             raise ConfigurationError(
                 f"{self.configs_dir} holds no experiment.libsonnet; pass the project's training_configs."
