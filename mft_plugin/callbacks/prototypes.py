@@ -113,8 +113,7 @@ class PrototypeCallback(TrainerCallback):
             embeddings, domains, groups, num_domains, num_groups
         )
         if _distributed():
-            dist.all_reduce(sums)
-            dist.all_reduce(counts)
+            sums, counts = _all_reduce_sum(sums), _all_reduce_sum(counts)
         all_embeddings = None
         if config.prototypes_per_class > 1:
             all_embeddings = tuple(
@@ -274,13 +273,27 @@ def _domain_counts(instances: Sequence[Instance], num_domains: int) -> torch.Ten
     counts = torch.zeros(num_domains, dtype=torch.float64)
     for instance in instances:
         counts[instance["domain"]._label_id] += 1
-    if _distributed():
-        dist.all_reduce(counts)
-    return counts
+    return _all_reduce_sum(counts) if _distributed() else counts
 
 
 def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized()
+
+
+def _all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
+    """
+    The sum of `tensor` over the workers, on the CPU. NCCL (the backend of GPU training) reduces
+    only CUDA tensors, so the tensor travels on the process group's device: this worker's GPU
+    under NCCL, the CPU under gloo.
+    """
+    device = (
+        torch.device("cuda", torch.cuda.current_device())
+        if dist.get_backend() == dist.Backend.NCCL
+        else torch.device("cpu")
+    )
+    reduced = tensor.to(device)
+    dist.all_reduce(reduced)
+    return reduced.cpu()
 
 
 def _gather(value: Any) -> List[Any]:
