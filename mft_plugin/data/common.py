@@ -9,6 +9,7 @@ and every distributed worker sees the same sample.
 import json
 import logging
 import math
+import os
 import random
 from collections import defaultdict
 from dataclasses import dataclass
@@ -59,9 +60,12 @@ def instance_id_prefix(file_path: Path, read_root: Path) -> str:
     (`read_root`), e.g. `taxonomy/train/animal.tsv` or `mnli/dev.jsonl`, so ids include the
     data set and split names. They do not depend on the run, the machine's absolute paths, the
     sample or the shard. An id is this prefix, a colon and the record's 1-based line number.
+
+    Paths are made absolute without resolving symbolic links, so a linked file or folder keeps
+    the name it is read by (and a link out of the data folder is no error).
     """
-    anchor = read_root.resolve().parent.parent
-    return file_path.resolve().relative_to(anchor).as_posix()
+    anchor = Path(os.path.abspath(read_root)).parent.parent
+    return Path(os.path.abspath(file_path)).relative_to(anchor).as_posix()
 
 
 def read_text_lines(path: Path, encoding: str = "utf-8") -> Iterator[Tuple[int, str]]:

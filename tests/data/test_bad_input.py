@@ -200,3 +200,31 @@ def test_requested_domain_that_is_absent_names_the_path():
 def test_missing_path(pairs, tmp_path):
     with pytest.raises(DataFileError, match="no such file or directory"):
         _read(pairs, tmp_path / "nowhere")
+
+
+# ----------------------------------------------------------------------------------------------
+# Inputs that were accepted or rejected wrongly
+
+
+def _link(link, target):
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(target)
+
+
+@pytest.mark.parametrize("linked", ["file in a folder", "folder", "single file"])
+def test_symlinked_data_keeps_the_ids_of_the_path_it_is_read_by(pairs, tmp_path, linked):
+    """A link, even one out of the data folder, is named as it is read, not as its target."""
+    store = tmp_path / "store" / "downloads"
+    store.mkdir(parents=True)
+    (store / "animal.tsv").write_text("dog\tanimal\t1\n")
+    train = tmp_path / "data" / "taxonomy" / "train"
+    if linked == "folder":
+        _link(train, store)
+    else:
+        _link(train / "animal.tsv", store / "animal.tsv")
+    path, expected = {
+        "file in a folder": (train, "taxonomy/train/animal.tsv:1"),
+        "folder": (train, "taxonomy/train/animal.tsv:1"),
+        "single file": (train / "animal.tsv", "train/animal.tsv:1"),
+    }[linked]
+    assert [i["metadata"]["instance_id"] for i in _read(pairs, path)] == [expected]
