@@ -91,6 +91,17 @@ def first_content_line(path: Path, encoding: str = "utf-8") -> Optional[str]:
     return None
 
 
+def is_blank_line(line: str) -> bool:
+    """
+    Whether a line of a tab-separated file is blank and skipped. A line that holds a tab is a
+    row, even when its cells are empty, so that it fails instead of vanishing.
+    """
+    return not line.strip() and "\t" not in line
+
+
+EMPTY_ROW_MESSAGE = "a row of empty cells (only tabs and spaces); a blank line holds no tab"
+
+
 def is_jsonl(path: Path, encoding: str = "utf-8") -> bool:
     """A file is read as JSON lines when its first non-blank line starts with `{`."""
     first = first_content_line(path, encoding)
@@ -122,9 +133,11 @@ def iter_tsv_rows(
     """Yield `(line, {column: cell})` for a TSV file whose first non-blank line is a header."""
     header: Optional[List[str]] = None
     for line_number, line in read_text_lines(path, encoding):
-        if not line.strip():
+        if is_blank_line(line):
             continue
         cells = line.split("\t")
+        if not any(cell.strip() for cell in cells):
+            raise DataFileError(path, line_number, EMPTY_ROW_MESSAGE)
         if header is None:
             missing = [column for column in required if column not in cells]
             if missing:

@@ -228,3 +228,19 @@ def test_symlinked_data_keeps_the_ids_of_the_path_it_is_read_by(pairs, tmp_path,
         "single file": (train / "animal.tsv", "train/animal.tsv:1"),
     }[linked]
     assert [i["metadata"]["instance_id"] for i in _read(pairs, path)] == [expected]
+
+
+@pytest.mark.parametrize("row", ["\t\t", " \t \t "])
+def test_term_pair_line_of_only_tabs_and_spaces_is_an_error(pairs, tmp_path, row):
+    path = tmp_path / "animal.tsv"
+    # a line of spaces alone is blank and skipped
+    path.write_text("dog\tanimal\t1\n   \ncat\tanimal\t1\n")
+    assert len(_read(pairs, path)) == 2
+    path.write_text(f"dog\tanimal\t1\n{row}\ncat\tanimal\t1\n")
+    _expect(pairs, path, 2, re.escape("a row of empty cells (only tabs and spaces)"))
+
+
+def test_tsv_line_of_only_tabs_is_an_error(nli, tmp_path):
+    path = tmp_path / "mnli.tsv"
+    path.write_text("sentence1\tsentence2\tgenre\tgold_label\na\tb\tfiction\tneutral\n\t\t\t\n")
+    _expect(nli, path, 3, re.escape("a row of empty cells (only tabs and spaces)"))
