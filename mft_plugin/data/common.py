@@ -6,6 +6,7 @@ Every reader turns its file format into `RawRecord`s first, then this module fil
 and shards them, and only then tokenizes, so that sampling and sharding cost nothing per token
 and every distributed worker sees the same sample.
 """
+import codecs
 import json
 import logging
 import math
@@ -69,11 +70,15 @@ def instance_id_prefix(file_path: Path, read_root: Path) -> str:
 
 
 def read_text_lines(path: Path, encoding: str = "utf-8") -> Iterator[Tuple[int, str]]:
-    """Yield `(line_number, line)` with the newline stripped; bad bytes name their line."""
+    """
+    Yield `(line_number, line)` with the newline stripped; bad bytes name their line. In UTF-8
+    a byte-order mark that starts the file (as some editors write) is dropped.
+    """
+    first_line_encoding = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
     with open(path, "rb") as handle:
         for line_number, raw in enumerate(handle, start=1):
             try:
-                line = raw.decode(encoding)
+                line = raw.decode(first_line_encoding if line_number == 1 else encoding)
             except UnicodeDecodeError as error:
                 raise DataFileError(
                     path,
@@ -103,15 +108,40 @@ EMPTY_ROW_MESSAGE = "a row of empty cells (only tabs and spaces); a blank line h
 
 
 def is_jsonl(path: Path, encoding: str = "utf-8") -> bool:
-    """A file is read as JSON lines when its first non-blank line starts with `{`."""
+    """
+    A file is read as JSON lines when its first non-blank line starts with `{` (or `[`, which
+    then fails as a JSON array where an object is expected).
+    """
     first = first_content_line(path, encoding)
-    return first is not None and first.lstrip().startswith("{")
+    return first is not None and first.lstrip().startswith(("{", "["))
+
+
+_JSON_TYPE_NAMES = {
+    dict: "an object",
+    list: "an array",
+    bool: "a boolean",
+    str: "a string",
+    type(None): "null",
+}
+
+
+def _json_type_name(value) -> str:
+    return _JSON_TYPE_NAMES.get(type(value), "a number")
 
 
 def iter_jsonl_rows(
-    path: Path, required: Sequence[str], encoding: str = "utf-8"
+    path: Path,
+    required: Sequence[str],
+    encoding: str = "utf-8",
+    optional: Sequence[str] = (),
+    integer_fields: Sequence[str] = (),
 ) -> Iterator[Tuple[int, Dict[str, str]]]:
-    """Yield `(line, object)` for every non-blank line; values become strings."""
+    """
+    Yield `(line, {field: value})` for every non-blank line of a JSON-lines file, holding the
+    `required` fields and those of the `optional` ones that are present; other keys are
+    ignored. Every value must be a JSON string, except that a field of `integer_fields` may also
+    be an integer (e.g. `"label": 1`), which becomes its decimal string. `null` is absent.
+    """
     for line_number, line in read_text_lines(path, encoding):
         if not line.strip():
             continue
@@ -120,11 +150,31 @@ def iter_jsonl_rows(
         except json.JSONDecodeError as error:
             raise DataFileError(path, line_number, f"malformed JSON ({error.msg})") from error
         if not isinstance(row, dict):
-            raise DataFileError(path, line_number, "expected a JSON object")
-        for field in required:
-            if row.get(field) is None:
-                raise DataFileError(path, line_number, f"missing field {field!r}")
-        yield line_number, {key: str(value) for key, value in row.items() if value is not None}
+            raise DataFileError(
+                path,
+                line_number,
+                f"expected a JSON object, found {_json_type_name(row)} "
+                "(JSON lines hold one object a line)",
+            )
+        values: Dict[str, str] = {}
+        for field in (*required, *optional):
+            value = row.get(field)
+            if value is None:
+                if field in required:
+                    raise DataFileError(path, line_number, f"missing field {field!r}")
+                continue
+            if isinstance(value, str):
+                values[field] = value
+            elif field in integer_fields and isinstance(value, int) and not isinstance(value, bool):
+                values[field] = str(value)
+            else:
+                expected = "a string or an integer" if field in integer_fields else "a string"
+                raise DataFileError(
+                    path,
+                    line_number,
+                    f"field {field!r} must be {expected}, found {_json_type_name(value)}",
+                )
+        yield line_number, values
 
 
 def iter_tsv_rows(
