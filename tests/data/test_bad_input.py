@@ -345,3 +345,13 @@ def test_integer_review_labels_are_accepted(reviews, tmp_path):
     rows = [{"text": "x", "domain": "books", "label": label} for label in (1, 0, -1)]
     labels = [i["label"].label for i in _read(reviews, _jsonl(tmp_path, rows))]
     assert labels == ["positive", "negative", "negative"]
+
+
+def test_nli_directory_is_reported_as_a_directory_with_its_files(nli):
+    path = FIXTURE_DATA / "mnli"
+    with pytest.raises(
+        DataFileError,
+        match=re.escape(f"{path}: is a directory; mft_nli reads one file")
+        + ".*here: dev.jsonl, train.jsonl, train.tsv",
+    ):
+        _read(nli, path)
