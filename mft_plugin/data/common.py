@@ -9,7 +9,6 @@ and every distributed worker sees the same sample.
 import codecs
 import json
 import logging
-import math
 import os
 import random
 from collections import defaultdict
@@ -221,10 +220,11 @@ def stratified_sample(
     seed: int,
 ) -> List[RawRecord]:
     """
-    Few-shot sampling: per domain, keep `fraction` of each class, or `count` instances split
-    over the classes in proportion to their sizes (largest remainder). Deterministic for a seed;
-    each (domain, class) group is shuffled once with a seed of its own and a prefix is kept, so
-    a smaller sample is contained in a larger one. The kept records stay in file order.
+    Few-shot sampling, stratified by class within each domain. Deterministic for a seed, and
+    nested: a smaller sample is contained in a larger one (a smaller `fraction` in a larger one,
+    `count` n in `count` n + 1), because each (domain, class) group is shuffled once with a seed
+    of its own and a prefix of it is kept, and because no class quota falls as the fraction or
+    the count rises (see `_class_quotas`). The kept records stay in file order.
     """
     if fraction is None and count is None:
         return list(records)
@@ -246,17 +246,29 @@ def stratified_sample(
 def _class_quotas(
     sizes: Dict[Optional[str], int], fraction: Optional[float], count: Optional[int]
 ) -> Dict[Optional[str], int]:
+    """
+    How many instances of each class one domain keeps.
+
+    With `fraction`, each class keeps `round(fraction * size)`, at least one so that no class
+    vanishes from a small domain. With `count`, the instances are handed out one at a time, each
+    to the class furthest below its proportional share of the instances handed out so far
+    (`k * size / total` after the k-th; ties go to the class first in label order). Every
+    quota therefore grows with the count, and the sample at count n is part of the sample at
+    n + 1; the largest-remainder split of each count separately lacks that (sizes 100/189/157
+    give the first class 4 instances at count 15 but 3 at count 16). A full class is never
+    chosen, since its share never exceeds its size.
+    """
     if fraction is not None:
-        # At least one instance of every class, so no class vanishes from a small domain.
         return {label: max(1, round(fraction * size)) for label, size in sizes.items()}
     total = sum(sizes.values())
     if count >= total:
         return dict(sizes)
-    exact = {label: count * size / total for label, size in sizes.items()}
-    quotas = {label: math.floor(value) for label, value in exact.items()}
-    by_remainder = sorted(exact, key=lambda label: (quotas[label] - exact[label], str(label)))
-    for label in by_remainder[: count - sum(quotas.values())]:
-        quotas[label] += 1
+    labels = sorted(sizes, key=str)
+    quotas = {label: 0 for label in labels}
+    for handed_out in range(1, count + 1):
+        # Shortfall of each class below its share, times `total` to stay in exact integers.
+        neediest = max(labels, key=lambda label: handed_out * sizes[label] - total * quotas[label])
+        quotas[neediest] += 1
     return quotas
 
 
@@ -302,9 +314,11 @@ class MultiDomainReader(DatasetReader):
     domains : `List[str]`, optional (default = `None`)
         Read only these domains (per-domain fine-tuning). Every one must occur in the data.
     sample_fraction : `float`, optional (default = `None`)
-        Few-shot: keep this fraction of every (domain, class) group, at least one instance.
+        Few-shot: keep this fraction of every (domain, class) group (rounded, at least one
+        instance). A smaller fraction's sample is contained in a larger one's.
     sample_count : `int`, optional (default = `None`)
-        Few-shot: keep this many instances per domain, stratified by class.
+        Few-shot: keep this many instances per domain, split over the classes in proportion to
+        their sizes. The sample at count n is contained in the sample at count n + 1.
     sample_seed : `int`, optional (default = `13`)
         Seed of the few-shot sample.
     tokenizer_kwargs : `Dict`, optional
