@@ -300,9 +300,11 @@ class MultiDomainReader(DatasetReader):
     - `tokens`: a `TextField` of word pieces, `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]` with
       token type ids, at most `max_length` pieces (pairs truncated longest-first);
     - `label`: a `LabelField` in the `labels` namespace (absent when the label is unknown);
-    - `domain`: a `LabelField` in the `domain_labels` namespace (absent when unknown);
+    - `domain`: a `LabelField` in the `domain_labels` namespace (absent when unknown, or when
+      `include_domain_field` is off);
     - `metadata`: `{"instance_id", "domain", "text"}`; `instance_id` is stable across runs,
-      samples and distributed shards (see `instance_id_prefix`), `None` for predictor inputs.
+      samples and distributed shards (see `instance_id_prefix`), `None` for predictor inputs;
+      `domain` is there whether or not the `domain` field is.
 
     # Parameters
 
@@ -313,6 +315,11 @@ class MultiDomainReader(DatasetReader):
         Word pieces per instance, special tokens included.
     domains : `List[str]`, optional (default = `None`)
         Read only these domains (per-domain fine-tuning). Every one must occur in the data.
+    include_domain_field : `bool`, optional (default = `True`)
+        Give instances the `domain` field. Turn it off to train a model whose `forward` takes
+        no `domain` argument, such as AllenNLP's `basic_classifier`; the domain stays in the
+        metadata, which such models accept and ignore, and `domains` and the few-shot sample
+        still work per domain.
     sample_fraction : `float`, optional (default = `None`)
         Few-shot: keep this fraction of every (domain, class) group (rounded, at least one
         instance). A smaller fraction's sample is contained in a larger one's.
@@ -333,6 +340,7 @@ class MultiDomainReader(DatasetReader):
         model_name: str,
         max_length: int = 128,
         domains: Optional[List[str]] = None,
+        include_domain_field: bool = True,
         sample_fraction: Optional[float] = None,
         sample_count: Optional[int] = None,
         sample_seed: int = 13,
@@ -353,6 +361,7 @@ class MultiDomainReader(DatasetReader):
         self.model_name = model_name
         self.max_length = max_length
         self.domains = list(domains) if domains is not None else None
+        self.include_domain_field = include_domain_field
         self.sample_fraction = sample_fraction
         self.sample_count = sample_count
         self.sample_seed = sample_seed
@@ -432,7 +441,7 @@ class MultiDomainReader(DatasetReader):
         }
         if label is not None:
             fields["label"] = LabelField(label)
-        if domain is not None:
+        if domain is not None and self.include_domain_field:
             fields["domain"] = LabelField(domain, label_namespace=DOMAIN_NAMESPACE)
         fields["metadata"] = MetadataField(
             {"instance_id": instance_id, "domain": domain, "text": " [SEP] ".join(texts)}
