@@ -6,9 +6,10 @@ Every reader turns its file format into `RawRecord`s first, then this module fil
 and shards them, and only then tokenizes, so that sampling and sharding cost nothing per token
 and every distributed worker sees the same sample.
 """
+import codecs
 import json
 import logging
-import math
+import os
 import random
 from collections import defaultdict
 from dataclasses import dataclass
@@ -59,17 +60,24 @@ def instance_id_prefix(file_path: Path, read_root: Path) -> str:
     (`read_root`), e.g. `taxonomy/train/animal.tsv` or `mnli/dev.jsonl`, so ids include the
     data set and split names. They do not depend on the run, the machine's absolute paths, the
     sample or the shard. An id is this prefix, a colon and the record's 1-based line number.
+
+    Paths are made absolute without resolving symbolic links, so a linked file or folder keeps
+    the name it is read by (and a link out of the data folder is no error).
     """
-    anchor = read_root.resolve().parent.parent
-    return file_path.resolve().relative_to(anchor).as_posix()
+    anchor = Path(os.path.abspath(read_root)).parent.parent
+    return Path(os.path.abspath(file_path)).relative_to(anchor).as_posix()
 
 
 def read_text_lines(path: Path, encoding: str = "utf-8") -> Iterator[Tuple[int, str]]:
-    """Yield `(line_number, line)` with the newline stripped; bad bytes name their line."""
+    """
+    Yield `(line_number, line)` with the newline stripped; bad bytes name their line. In UTF-8
+    a byte-order mark that starts the file (as some editors write) is dropped.
+    """
+    first_line_encoding = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
     with open(path, "rb") as handle:
         for line_number, raw in enumerate(handle, start=1):
             try:
-                line = raw.decode(encoding)
+                line = raw.decode(first_line_encoding if line_number == 1 else encoding)
             except UnicodeDecodeError as error:
                 raise DataFileError(
                     path,
@@ -87,16 +95,52 @@ def first_content_line(path: Path, encoding: str = "utf-8") -> Optional[str]:
     return None
 
 
+def is_blank_line(line: str) -> bool:
+    """
+    Whether a line of a tab-separated file is blank and skipped. A line that holds a tab is a
+    row, even when its cells are empty, so that it fails instead of vanishing.
+    """
+    return not line.strip() and "\t" not in line
+
+
+EMPTY_ROW_MESSAGE = "a row of empty cells (only tabs and spaces); a blank line holds no tab"
+
+
 def is_jsonl(path: Path, encoding: str = "utf-8") -> bool:
-    """A file is read as JSON lines when its first non-blank line starts with `{`."""
+    """
+    A file is read as JSON lines when its first non-blank line starts with `{` (or `[`, which
+    then fails as a JSON array where an object is expected).
+    """
     first = first_content_line(path, encoding)
-    return first is not None and first.lstrip().startswith("{")
+    return first is not None and first.lstrip().startswith(("{", "["))
+
+
+_JSON_TYPE_NAMES = {
+    dict: "an object",
+    list: "an array",
+    bool: "a boolean",
+    str: "a string",
+    type(None): "null",
+}
+
+
+def _json_type_name(value) -> str:
+    return _JSON_TYPE_NAMES.get(type(value), "a number")
 
 
 def iter_jsonl_rows(
-    path: Path, required: Sequence[str], encoding: str = "utf-8"
+    path: Path,
+    required: Sequence[str],
+    encoding: str = "utf-8",
+    optional: Sequence[str] = (),
+    integer_fields: Sequence[str] = (),
 ) -> Iterator[Tuple[int, Dict[str, str]]]:
-    """Yield `(line, object)` for every non-blank line; values become strings."""
+    """
+    Yield `(line, {field: value})` for every non-blank line of a JSON-lines file, holding the
+    `required` fields and those of the `optional` ones that are present; other keys are
+    ignored. Every value must be a JSON string, except that a field of `integer_fields` may also
+    be an integer (e.g. `"label": 1`), which becomes its decimal string. `null` is absent.
+    """
     for line_number, line in read_text_lines(path, encoding):
         if not line.strip():
             continue
@@ -105,11 +149,31 @@ def iter_jsonl_rows(
         except json.JSONDecodeError as error:
             raise DataFileError(path, line_number, f"malformed JSON ({error.msg})") from error
         if not isinstance(row, dict):
-            raise DataFileError(path, line_number, "expected a JSON object")
-        for field in required:
-            if row.get(field) is None:
-                raise DataFileError(path, line_number, f"missing field {field!r}")
-        yield line_number, {key: str(value) for key, value in row.items() if value is not None}
+            raise DataFileError(
+                path,
+                line_number,
+                f"expected a JSON object, found {_json_type_name(row)} "
+                "(JSON lines hold one object a line)",
+            )
+        values: Dict[str, str] = {}
+        for field in (*required, *optional):
+            value = row.get(field)
+            if value is None:
+                if field in required:
+                    raise DataFileError(path, line_number, f"missing field {field!r}")
+                continue
+            if isinstance(value, str):
+                values[field] = value
+            elif field in integer_fields and isinstance(value, int) and not isinstance(value, bool):
+                values[field] = str(value)
+            else:
+                expected = "a string or an integer" if field in integer_fields else "a string"
+                raise DataFileError(
+                    path,
+                    line_number,
+                    f"field {field!r} must be {expected}, found {_json_type_name(value)}",
+                )
+        yield line_number, values
 
 
 def iter_tsv_rows(
@@ -118,9 +182,11 @@ def iter_tsv_rows(
     """Yield `(line, {column: cell})` for a TSV file whose first non-blank line is a header."""
     header: Optional[List[str]] = None
     for line_number, line in read_text_lines(path, encoding):
-        if not line.strip():
+        if is_blank_line(line):
             continue
         cells = line.split("\t")
+        if not any(cell.strip() for cell in cells):
+            raise DataFileError(path, line_number, EMPTY_ROW_MESSAGE)
         if header is None:
             missing = [column for column in required if column not in cells]
             if missing:
@@ -154,10 +220,11 @@ def stratified_sample(
     seed: int,
 ) -> List[RawRecord]:
     """
-    Few-shot sampling: per domain, keep `fraction` of each class, or `count` instances split
-    over the classes in proportion to their sizes (largest remainder). Deterministic for a seed;
-    each (domain, class) group is shuffled once with a seed of its own and a prefix is kept, so
-    a smaller sample is contained in a larger one. The kept records stay in file order.
+    Few-shot sampling, stratified by class within each domain. Deterministic for a seed, and
+    nested: a smaller sample is contained in a larger one (a smaller `fraction` in a larger one,
+    `count` n in `count` n + 1), because each (domain, class) group is shuffled once with a seed
+    of its own and a prefix of it is kept, and because no class quota falls as the fraction or
+    the count rises (see `_class_quotas`). The kept records stay in file order.
     """
     if fraction is None and count is None:
         return list(records)
@@ -179,17 +246,29 @@ def stratified_sample(
 def _class_quotas(
     sizes: Dict[Optional[str], int], fraction: Optional[float], count: Optional[int]
 ) -> Dict[Optional[str], int]:
+    """
+    How many instances of each class one domain keeps.
+
+    With `fraction`, each class keeps `round(fraction * size)`, at least one so that no class
+    vanishes from a small domain. With `count`, the instances are handed out one at a time, each
+    to the class furthest below its proportional share of the instances handed out so far
+    (`k * size / total` after the k-th; ties go to the class first in label order). Every
+    quota therefore grows with the count, and the sample at count n is part of the sample at
+    n + 1; the largest-remainder split of each count separately lacks that (sizes 100/189/157
+    give the first class 4 instances at count 15 but 3 at count 16). A full class is never
+    chosen, since its share never exceeds its size.
+    """
     if fraction is not None:
-        # At least one instance of every class, so no class vanishes from a small domain.
         return {label: max(1, round(fraction * size)) for label, size in sizes.items()}
     total = sum(sizes.values())
     if count >= total:
         return dict(sizes)
-    exact = {label: count * size / total for label, size in sizes.items()}
-    quotas = {label: math.floor(value) for label, value in exact.items()}
-    by_remainder = sorted(exact, key=lambda label: (quotas[label] - exact[label], str(label)))
-    for label in by_remainder[: count - sum(quotas.values())]:
-        quotas[label] += 1
+    labels = sorted(sizes, key=str)
+    quotas = {label: 0 for label in labels}
+    for handed_out in range(1, count + 1):
+        # Shortfall of each class below its share, times `total` to stay in exact integers.
+        neediest = max(labels, key=lambda label: handed_out * sizes[label] - total * quotas[label])
+        quotas[neediest] += 1
     return quotas
 
 
@@ -221,9 +300,11 @@ class MultiDomainReader(DatasetReader):
     - `tokens`: a `TextField` of word pieces, `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]` with
       token type ids, at most `max_length` pieces (pairs truncated longest-first);
     - `label`: a `LabelField` in the `labels` namespace (absent when the label is unknown);
-    - `domain`: a `LabelField` in the `domain_labels` namespace (absent when unknown);
+    - `domain`: a `LabelField` in the `domain_labels` namespace (absent when unknown, or when
+      `include_domain_field` is off);
     - `metadata`: `{"instance_id", "domain", "text"}`; `instance_id` is stable across runs,
-      samples and distributed shards (see `instance_id_prefix`), `None` for predictor inputs.
+      samples and distributed shards (see `instance_id_prefix`), `None` for predictor inputs;
+      `domain` is there whether or not the `domain` field is.
 
     # Parameters
 
@@ -234,10 +315,17 @@ class MultiDomainReader(DatasetReader):
         Word pieces per instance, special tokens included.
     domains : `List[str]`, optional (default = `None`)
         Read only these domains (per-domain fine-tuning). Every one must occur in the data.
+    include_domain_field : `bool`, optional (default = `True`)
+        Give instances the `domain` field. Turn it off to train a model whose `forward` takes
+        no `domain` argument, such as AllenNLP's `basic_classifier`; the domain stays in the
+        metadata, which such models accept and ignore, and `domains` and the few-shot sample
+        still work per domain.
     sample_fraction : `float`, optional (default = `None`)
-        Few-shot: keep this fraction of every (domain, class) group, at least one instance.
+        Few-shot: keep this fraction of every (domain, class) group (rounded, at least one
+        instance). A smaller fraction's sample is contained in a larger one's.
     sample_count : `int`, optional (default = `None`)
-        Few-shot: keep this many instances per domain, stratified by class.
+        Few-shot: keep this many instances per domain, split over the classes in proportion to
+        their sizes. The sample at count n is contained in the sample at count n + 1.
     sample_seed : `int`, optional (default = `13`)
         Seed of the few-shot sample.
     tokenizer_kwargs : `Dict`, optional
@@ -252,6 +340,7 @@ class MultiDomainReader(DatasetReader):
         model_name: str,
         max_length: int = 128,
         domains: Optional[List[str]] = None,
+        include_domain_field: bool = True,
         sample_fraction: Optional[float] = None,
         sample_count: Optional[int] = None,
         sample_seed: int = 13,
@@ -272,6 +361,7 @@ class MultiDomainReader(DatasetReader):
         self.model_name = model_name
         self.max_length = max_length
         self.domains = list(domains) if domains is not None else None
+        self.include_domain_field = include_domain_field
         self.sample_fraction = sample_fraction
         self.sample_count = sample_count
         self.sample_seed = sample_seed
@@ -351,7 +441,7 @@ class MultiDomainReader(DatasetReader):
         }
         if label is not None:
             fields["label"] = LabelField(label)
-        if domain is not None:
+        if domain is not None and self.include_domain_field:
             fields["domain"] = LabelField(domain, label_namespace=DOMAIN_NAMESPACE)
         fields["metadata"] = MetadataField(
             {"instance_id": instance_id, "domain": domain, "text": " [SEP] ".join(texts)}

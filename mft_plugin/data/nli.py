@@ -35,10 +35,12 @@ class MultiDomainNliReader(MultiDomainReader):
     - GLUE's MNLI TSV: a header line naming at least `sentence1`, `sentence2`, `genre` and
       `gold_label`, then tab-separated rows.
 
-    The format is taken from the first non-blank line (`{` means jsonl). Pairs whose gold label
-    is `-` (no annotator consensus) are skipped and counted in the log, as allennlp-models'
-    `snli` reader does; its `collapse_labels` option (entailment vs non-entailment) is offered
-    too. Pairs become `[CLS] premise [SEP] hypothesis [SEP]`.
+    The path is one file (a MultiNLI folder holds several splits, so a directory is an error
+    that lists its files). The format is taken from the first non-blank line (`{` means jsonl).
+    Labels are read in any case (`Neutral` is `neutral`). Pairs whose gold label is `-` (no
+    annotator consensus) are skipped and counted in the log, as allennlp-models' `snli` reader
+    does; its `collapse_labels` option (entailment vs non-entailment) is offered too. Pairs
+    become `[CLS] premise [SEP] hypothesis [SEP]`.
 
     Registered as a `DatasetReader` with name "mft_nli". Other parameters: `MultiDomainReader`.
     """
@@ -52,13 +54,25 @@ class MultiDomainNliReader(MultiDomainReader):
 
     def _read_records(self, file_path: str) -> Iterator[RawRecord]:
         path = Path(file_path)
+        if path.is_dir():
+            # A MultiNLI folder holds several splits (train, dev_matched, ...): pick one.
+            candidates = sorted(
+                child.name for child in path.iterdir() if child.suffix in (".jsonl", ".tsv")
+            )
+            raise DataFileError(
+                path,
+                None,
+                "is a directory; mft_nli reads one file, a MultiNLI .jsonl or a GLUE MNLI .tsv"
+                + (f" (here: {', '.join(candidates)})" if candidates else ""),
+            )
         if not path.is_file():
             raise DataFileError(path, None, "no such file")
         prefix = instance_id_prefix(path, path)
         parse = iter_jsonl_rows if is_jsonl(path) else iter_tsv_rows
         skipped = 0
         for line_number, row in parse(path, REQUIRED_FIELDS):
-            gold = row["gold_label"]
+            # Case and surrounding spaces do not matter, as in the other readers.
+            gold = row["gold_label"].strip().lower()
             if gold == NO_CONSENSUS:
                 skipped += 1
                 continue
@@ -66,7 +80,8 @@ class MultiDomainNliReader(MultiDomainReader):
                 raise DataFileError(
                     path,
                     line_number,
-                    f"unknown label {gold!r} (expected one of {list(NLI_LABELS)} or '-')",
+                    f"unknown label {row['gold_label']!r} "
+                    f"(expected one of {list(NLI_LABELS)}, any case, or '-')",
                 )
             yield RawRecord(
                 instance_id=f"{prefix}:{line_number}",

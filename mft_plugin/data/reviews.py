@@ -46,7 +46,8 @@ class MultiDomainReviewReader(MultiDomainReader):
       parser rejects, so they are parsed line by line. The text is `<review_text>`, preceded by
       `<title>` when `include_title` is set.
     - tabular: a JSON-lines file of objects with `text`, `domain`, `label` (and optional `title`),
-      or a TSV file whose header names at least `text`, `domain` and `label`.
+      or a TSV file whose header names at least `text`, `domain` and `label`. JSON values are
+      strings, except that the label may also be an integer (`"label": 1`).
 
     Accepted labels (any case): positive, pos, 1, +1 / negative, neg, 0, -1.
 
@@ -137,8 +138,13 @@ class MultiDomainReviewReader(MultiDomainReader):
     # Tabular layout
     def _read_tabular(self, path: Path) -> Iterator[RawRecord]:
         prefix = instance_id_prefix(path, path)
-        parse = iter_jsonl_rows if is_jsonl(path, self.encoding) else iter_tsv_rows
-        rows = parse(path, TABULAR_COLUMNS, self.encoding)
+        if is_jsonl(path, self.encoding):
+            # A label may be a JSON number (`"label": 1`); every other value must be a string.
+            rows = iter_jsonl_rows(
+                path, TABULAR_COLUMNS, self.encoding, optional=("title",), integer_fields=("label",)
+            )
+        else:
+            rows = iter_tsv_rows(path, TABULAR_COLUMNS, self.encoding)
         for line_number, row in rows:
             label = normalise_label(row["label"], REVIEW_LABEL_SYNONYMS, path, line_number)
             yield RawRecord(

@@ -6,10 +6,12 @@ from allennlp.data import Instance
 from allennlp.data.dataset_readers.dataset_reader import DatasetReader
 
 from mft_plugin.data.common import (
+    EMPTY_ROW_MESSAGE,
     DataFileError,
     MultiDomainReader,
     RawRecord,
     instance_id_prefix,
+    is_blank_line,
     normalise_label,
     read_text_lines,
 )
@@ -41,6 +43,8 @@ class TermPairReader(MultiDomainReader):
 
     Accepted labels (any case): `1`, `true`, `yes`, `is-a`, `hypernym` / `0`, `false`, `no`,
     `not-is-a`, `random`. A first line whose third column is `label` is taken as a header.
+    Blank lines are skipped, but a line that holds a tab is a row, so one of only tabs and
+    spaces is an error.
 
     Registered as a `DatasetReader` with name "mft_term_pairs". Other parameters:
     `MultiDomainReader`.
@@ -69,9 +73,11 @@ class TermPairReader(MultiDomainReader):
         expected_columns: Optional[int] = None
         count = 0
         for line_number, line in read_text_lines(path):
-            if not line.strip():
+            if is_blank_line(line):
                 continue
             cells = [cell.strip() for cell in line.split("\t")]
+            if not any(cells):
+                raise DataFileError(path, line_number, EMPTY_ROW_MESSAGE)
             if expected_columns is None:
                 expected_columns = len(cells)
                 allowed = (3, 4) if allow_domain_column else (3,)

@@ -200,3 +200,158 @@ def test_requested_domain_that_is_absent_names_the_path():
 def test_missing_path(pairs, tmp_path):
     with pytest.raises(DataFileError, match="no such file or directory"):
         _read(pairs, tmp_path / "nowhere")
+
+
+# ----------------------------------------------------------------------------------------------
+# Inputs that were accepted or rejected wrongly
+
+
+def _link(link, target):
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(target)
+
+
+@pytest.mark.parametrize("linked", ["file in a folder", "folder", "single file"])
+def test_symlinked_data_keeps_the_ids_of_the_path_it_is_read_by(pairs, tmp_path, linked):
+    """A link, even one out of the data folder, is named as it is read, not as its target."""
+    store = tmp_path / "store" / "downloads"
+    store.mkdir(parents=True)
+    (store / "animal.tsv").write_text("dog\tanimal\t1\n")
+    train = tmp_path / "data" / "taxonomy" / "train"
+    if linked == "folder":
+        _link(train, store)
+    else:
+        _link(train / "animal.tsv", store / "animal.tsv")
+    path, expected = {
+        "file in a folder": (train, "taxonomy/train/animal.tsv:1"),
+        "folder": (train, "taxonomy/train/animal.tsv:1"),
+        "single file": (train / "animal.tsv", "train/animal.tsv:1"),
+    }[linked]
+    assert [i["metadata"]["instance_id"] for i in _read(pairs, path)] == [expected]
+
+
+@pytest.mark.parametrize("row", ["\t\t", " \t \t "])
+def test_term_pair_line_of_only_tabs_and_spaces_is_an_error(pairs, tmp_path, row):
+    path = tmp_path / "animal.tsv"
+    # a line of spaces alone is blank and skipped
+    path.write_text("dog\tanimal\t1\n   \ncat\tanimal\t1\n")
+    assert len(_read(pairs, path)) == 2
+    path.write_text(f"dog\tanimal\t1\n{row}\ncat\tanimal\t1\n")
+    _expect(pairs, path, 2, re.escape("a row of empty cells (only tabs and spaces)"))
+
+
+def test_tsv_line_of_only_tabs_is_an_error(nli, tmp_path):
+    path = tmp_path / "mnli.tsv"
+    path.write_text("sentence1\tsentence2\tgenre\tgold_label\na\tb\tfiction\tneutral\n\t\t\t\n")
+    _expect(nli, path, 3, re.escape("a row of empty cells (only tabs and spaces)"))
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+@pytest.mark.parametrize(
+    "reader_name, name, content, first_text",
+    [
+        ("nli", "mnli.jsonl", json.dumps(GOOD_NLI) + "\n", "a b [SEP] c d"),
+        (
+            "nli",
+            "mnli.tsv",
+            "sentence1\tsentence2\tgenre\tgold_label\na b\tc d\tfiction\tneutral\n",
+            "a b [SEP] c d",
+        ),
+        ("pairs", "animal.tsv", "dog\tanimal\t1\n", "dog [SEP] animal"),
+        ("reviews", "reviews.tsv", "text\tdomain\tlabel\ngood\tbooks\tpos\n", "good"),
+        (
+            "reviews",
+            "reviews/books/positive.review",
+            "<review>\n<review_text>\ngood\n</review_text>\n</review>\n",
+            "good",
+        ),
+    ],
+    ids=["nli-jsonl", "nli-tsv", "term-pairs", "reviews-tsv", "reviews-blitzer"],
+)
+def test_utf8_byte_order_mark_is_accepted_in_every_format(
+    request, tmp_path, reader_name, name, content, first_text
+):
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(BOM + content.encode("utf-8"))
+    instances = _read(request.getfixturevalue(reader_name), path)
+    assert len(instances) == 1
+    assert instances[0]["metadata"]["text"] == first_text
+
+
+def test_json_array_on_the_first_line_is_not_an_object(nli, tmp_path):
+    path = _jsonl(tmp_path, ["[1, 2]", GOOD_NLI])
+    _expect(nli, path, 1, re.escape("expected a JSON object, found an array"))
+
+
+@pytest.mark.parametrize(
+    "reader_name, row, message",
+    [
+        (
+            "nli",
+            dict(GOOD_NLI, sentence1=["a", "b"]),
+            "field 'sentence1' must be a string, found an array",
+        ),
+        (
+            "nli",
+            dict(GOOD_NLI, gold_label=1),
+            "field 'gold_label' must be a string, found a number",
+        ),
+        (
+            "reviews",
+            {"text": "x", "domain": ["books"], "label": "pos"},
+            "field 'domain' must be a string, found an array",
+        ),
+        (
+            "reviews",
+            {"text": {"body": "x"}, "domain": "books", "label": "pos"},
+            "field 'text' must be a string, found an object",
+        ),
+        (
+            "reviews",
+            {"text": "x", "domain": "books", "label": True},
+            "field 'label' must be a string or an integer, found a boolean",
+        ),
+        (
+            "reviews",
+            {"text": "x", "domain": "books", "label": 1.0},
+            "field 'label' must be a string or an integer, found a number",
+        ),
+        (
+            "reviews",
+            {"text": "x", "domain": "books", "label": "pos", "title": ["t"]},
+            "field 'title' must be a string, found an array",
+        ),
+    ],
+    ids=[
+        "list-premise",
+        "number-nli-label",
+        "list-domain",
+        "object-text",
+        "bool-label",
+        "float-label",
+        "list-title",
+    ],
+)
+def test_non_string_json_values_are_rejected(request, tmp_path, reader_name, row, message):
+    good = GOOD_NLI if reader_name == "nli" else {"text": "y", "domain": "books", "label": "neg"}
+    path = _jsonl(tmp_path, [good, row])
+    _expect(request.getfixturevalue(reader_name), path, 2, re.escape(message))
+
+
+def test_integer_review_labels_are_accepted(reviews, tmp_path):
+    rows = [{"text": "x", "domain": "books", "label": label} for label in (1, 0, -1)]
+    labels = [i["label"].label for i in _read(reviews, _jsonl(tmp_path, rows))]
+    assert labels == ["positive", "negative", "negative"]
+
+
+def test_nli_directory_is_reported_as_a_directory_with_its_files(nli):
+    path = FIXTURE_DATA / "mnli"
+    with pytest.raises(
+        DataFileError,
+        match=re.escape(f"{path}: is a directory; mft_nli reads one file")
+        + ".*here: dev.jsonl, train.jsonl, train.tsv",
+    ):
+        _read(nli, path)

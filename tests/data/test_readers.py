@@ -1,5 +1,6 @@
 """The three readers on small fixtures: fields, pair encoding, truncation, ids and domains."""
 import collections
+import json
 
 import pytest
 
@@ -161,3 +162,14 @@ def test_unknown_encoder_error_names_the_path_and_the_setting(tmp_path):
         TermPairReader(str(missing))
     assert str(missing) in str(info.value)
     assert "MFT_ENCODER" in str(info.value)
+
+
+def test_nli_labels_ignore_case_like_the_other_readers(tmp_path):
+    rows = [
+        {"gold_label": label, "sentence1": "a", "sentence2": "b", "genre": "fiction"}
+        for label in ("Neutral", "ENTAILMENT", " contradiction ", "-")
+    ]
+    path = tmp_path / "mnli.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    labels = [i["label"].label for i in MultiDomainNliReader(TINY_BERT).read(path)]
+    assert labels == ["neutral", "entailment", "contradiction"]
