@@ -60,7 +60,8 @@ class TransformerClassifier(Model):
         Run the encoder under bfloat16 autocast (weights, optimizer and heads stay float32).
         On CPUs with AVX512-BF16 a training step is several times faster.
     initializer : `InitializerApplicator`, optional
-        Applied to the whole model (use it, with `"pretrained"`, to load a stage-1 encoder).
+        Applied to the whole model (use it, with `"mft_stage1"`, to load a stage-1 encoder and
+        label classifier; `from_params` hands the model's vocabulary to that initializer).
     """
 
     default_predictor = "mft_classifier"
