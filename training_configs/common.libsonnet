@@ -80,7 +80,9 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
   // Fine-tuning on one domain only: BERT (S) from the pretrained encoder, or stage 2 of MFT,
   // MTL and Adv from a stage-1 archive, whose encoder and label classifier (for MTL: the
   // domain's own head) are loaded by the `mft_stage1` initializer; its other heads stay behind.
-  // The stage-1 vocabulary is reused, so the classifier's rows keep their labels.
+  // The initializer matches the classifier's rows to labels by name; the stage-1 vocabulary
+  // (`mft_stage1`: checked against the stage-2 data) keeps the label order too, and the labels
+  // of stage-1 classes the stage-2 data lacks.
   single_domain(task, domain, stage1_archive=null, num_epochs=$.defaults.finetune_epochs,
                 lr=$.defaults.lr, batch_size=$.defaults.batch_size)::
     assert domain != '' : 'single-domain fine-tuning needs a domain (MFT_DOMAIN)';
@@ -98,7 +100,7 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
           ]],
         },
       },
-      [if from_stage1 then 'vocabulary']: { type: 'from_files', directory: stage1_archive },
+      [if from_stage1 then 'vocabulary']: { type: 'mft_stage1', archive: stage1_archive },
       trainer: $.trainer(num_epochs, lr),
     },
 

@@ -84,7 +84,9 @@ class PrototypeCallback(TrainerCallback):
             return
         scores_path = Path(self.serialization_dir) / SCORES_FILE
         if _resumes_from_checkpoint(trainer):
-            model.set_typicality(load_typicality(scores_path))
+            scores = load_typicality(scores_path)
+            check_every_instance_scored(scores, instances, scores_path)
+            model.set_typicality(scores)
             logger.info("Recovered run: typicality scores loaded from %s", scores_path)
             return
         records, summary, prototypes = self.compute(model, instances)
@@ -207,6 +209,29 @@ def load_typicality(path: Path) -> Dict[str, float]:
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
                 raise ConfigurationError(f"{path}:{line_number}: not a typicality record ({error})")
     return scores
+
+
+def check_every_instance_scored(
+    scores: Dict[str, float], instances: Sequence[Instance], path: Path
+) -> None:
+    """
+    Refuses saved scores that miss a training instance: the model would weight it 1 without a
+    word. In distributed training `instances` is this worker's shard.
+    """
+    instance_ids = [instance["metadata"]["instance_id"] for instance in instances]
+    missing = [instance_id for instance_id in instance_ids if instance_id not in scores]
+    if not missing:
+        return
+    whose = "this worker's " if _distributed() else ""
+    examples = ", ".join(missing[:3]) + (
+        f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+    )
+    raise ConfigurationError(
+        f"{path} holds typicality scores for {len(instance_ids) - len(missing)} of the "
+        f"{len(instance_ids)} instances of {whose}training data; none for {examples}. The file is "
+        "incomplete or was written for other data, and recovering with it would give those "
+        "instances weight 1. Start the run afresh instead of with --recover."
+    )
 
 
 def prototype_summary(

@@ -3,3 +3,4 @@ from mft_plugin.models.meta_fine_tuning import MetaFineTuning
 from mft_plugin.models.multi_task import MultiTaskClassifier
 from mft_plugin.models.adversarial import AdversarialClassifier
 from mft_plugin.models.initializers import StageOneInitializer
+from mft_plugin.models.stage1_archive import StageOneVocabulary

@@ -67,7 +67,8 @@ class TransformerClassifier(Model):
         Keyword arguments of `torch.compile`, e.g. `{"mode": "max-autotune"}` on a GPU, or
         `{"dynamic": true}` for batches of many lengths.
     initializer : `InitializerApplicator`, optional
-        Applied to the whole model (use it, with `"pretrained"`, to load a stage-1 encoder).
+        Applied to the whole model (use it, with `"mft_stage1"`, to load a stage-1 encoder and
+        label classifier; `from_params` hands the model's vocabulary to that initializer).
     """
 
     default_predictor = "mft_classifier"

@@ -5,6 +5,7 @@ import socket
 import pytest
 import torch
 from allennlp.commands.train import train_model_from_file
+from allennlp.common.checks import ConfigurationError
 from allennlp.training.callbacks.callback import TrainerCallback
 
 from mft_plugin.callbacks import PrototypeCallback
@@ -191,3 +192,21 @@ def test_recover_without_saved_scores_is_refused(tmp_path):
     (tmp_path / "typicality.jsonl").unlink()
     with pytest.raises(Exception, match="typicality.jsonl is missing"):
         train_model_from_file(TAXONOMY_FULL, tmp_path, overrides=overrides, recover=True)
+
+
+@pytest.mark.usefixtures("tiny_env")
+def test_recover_with_scores_missing_for_some_instances_is_refused(tmp_path):
+    overrides = INTERRUPTED_RUN
+    with pytest.raises(Interrupted):
+        train_model_from_file(TAXONOMY_FULL, tmp_path, overrides=overrides)
+    scores = tmp_path / "typicality.jsonl"
+    lines = scores.read_text().splitlines(keepends=True)
+    assert len(lines) == 16
+    scores.write_text("".join(lines[:4]))
+    missing = [json.loads(line)["instance_id"] for line in lines[4:7]]
+    with pytest.raises(ConfigurationError) as error:
+        train_model_from_file(TAXONOMY_FULL, tmp_path, overrides=overrides, recover=True)
+    message = str(error.value)
+    assert message.startswith(f"{scores} holds typicality scores for 4 of the 16 instances")
+    assert f"none for {', '.join(missing)} and 9 more" in message
+    assert "Start the run afresh instead of with --recover" in message
