@@ -6,8 +6,10 @@ Predictors for the three tasks: JSON lines in, the predicted label and class pro
     {"hyponym": "oak", "hypernym": "tree", "domain": "plant"}           (term pairs)
 
 `domain` is optional everywhere: the models predict from the text alone, and a domain the model
-has not seen is kept out of the instance. `allennlp predict ARCHIVE input.jsonl` picks
-`mft_classifier` by itself, which takes its keys from the archive's dataset reader.
+has not seen is indexed as "no domain" (`DomainField`), with a warning that names it. BERT
+(MTL), which picks its classifier by domain, refuses both. `allennlp predict ARCHIVE
+input.jsonl` picks `mft_classifier` by itself, which takes its keys from the archive's dataset
+reader.
 """
 import json
 from typing import Dict, List, Tuple
@@ -80,18 +82,16 @@ class MultiDomainClassifierPredictor(Predictor):
 
     def _json_to_instance(self, json_dict: JsonDict) -> Instance:
         self._check_keys(json_dict, "input")
-        domain = json_dict.get("domain")
-        known_domains = self._model.vocab.get_token_to_index_vocabulary("domain_labels")
         return self._dataset_reader.text_to_instance(  # type: ignore
-            *(json_dict[key] for key in self._fields),
-            domain=domain if domain in known_domains else None,
+            *(json_dict[key] for key in self._fields), domain=json_dict.get("domain")
         )
 
     def predict_batch_instance(self, instances: List[Instance]) -> List[JsonDict]:
         """
-        An input whose domain the model does not know (every input of another domain, for a
-        per-domain model) has no `domain` field, and AllenNLP's `Batch` refuses instances with
-        different fields; so a mixed batch is predicted as two batches, in the input's order.
+        An input without a domain has no `domain` field, and AllenNLP's `Batch` refuses
+        instances with different fields; so a batch mixing inputs with and without a domain is
+        predicted as two batches, in the input's order. (A domain the model does not know keeps
+        its field, indexed as "no domain".)
         """
         groups: Dict[bool, List[int]] = {True: [], False: []}  # has a domain field -> indexes
         for index, instance in enumerate(instances):
