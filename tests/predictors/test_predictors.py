@@ -1,13 +1,16 @@
 """Predictors for the three tasks, through the Python API and through `allennlp predict`."""
 import contextlib
+import io
 import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
 from allennlp.commands import main as allennlp_main
 from allennlp.commands.evaluate import evaluate_from_archive
+from allennlp.commands.predict import _PredictManager
 from allennlp.commands.train import train_model_from_file
 from allennlp.common.checks import ConfigurationError
 from allennlp.predictors import Predictor
@@ -234,6 +237,66 @@ def test_evaluate_of_a_stage2_archive_reads_only_its_domain(
     assert not caplog.records
 
 
+def test_predict_reports_physical_line_numbers_after_blank_lines(archives, tmp_path, monkeypatch):
+    inputs = tmp_path / "input.jsonl"
+    inputs.write_text('{"hyponym": "puppy", "hypernym": "dog"}\n\n   \n{"hyponym": "oak", \n')
+    with pytest.raises(MalformedInputError, match=re.escape(f"{inputs}:4: malformed JSON")):
+        _predict_command(
+            monkeypatch, archives["taxonomy"], inputs, "--output-file", tmp_path / "out", "--silent"
+        )
+
+
+def test_predict_from_stdin_reports_physical_line_numbers(archives, tmp_path, monkeypatch):
+    lines = b'\n{"hyponym": "puppy", "hypernym": "dog"}\n\n[1, 2]\n'
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(lines), encoding="utf-8"))
+    with pytest.raises(MalformedInputError, match="<stdin>:4: expected a JSON object"):
+        _predict_command(
+            monkeypatch, archives["taxonomy"], "-", "--output-file", tmp_path / "out", "--silent"
+        )
+
+
+def test_predict_names_the_line_of_bytes_that_are_not_utf8(archives, tmp_path, monkeypatch):
+    inputs = tmp_path / "input.jsonl"
+    inputs.write_bytes(
+        b'{"hyponym": "puppy", "hypernym": "dog"}\n\n{"hyponym": "caf\xe9", "hypernym": "x"}\n'
+    )
+    message = re.escape(f"{inputs}:3: bytes that are not valid UTF-8 (invalid continuation byte")
+    with pytest.raises(MalformedInputError, match=message):
+        _predict_command(
+            monkeypatch, archives["taxonomy"], inputs, "--output-file", tmp_path / "out", "--silent"
+        )
+
+
+def test_a_non_string_domain_is_a_malformed_line(archives, tmp_path, monkeypatch):
+    inputs = tmp_path / "input.jsonl"
+    inputs.write_text(
+        '{"hyponym": "puppy", "hypernym": "dog", "domain": "animal"}\n'
+        '{"hyponym": "oak", "hypernym": "tree", "domain": ["fiction"]}\n'
+    )
+    message = f'{inputs}:2: "domain" must be a string (one domain name), not ["fiction"]'
+    with pytest.raises(MalformedInputError, match=re.escape(message)):
+        _predict_command(
+            monkeypatch, archives["taxonomy"], inputs, "--output-file", tmp_path / "out", "--silent"
+        )
+    predictor = Predictor.from_path(archives["taxonomy"])
+    with pytest.raises(MalformedInputError, match='input: "domain" must be a string'):
+        predictor.predict_json({"hyponym": "oak", "hypernym": "tree", "domain": 3})
+
+
+def test_other_predictors_read_the_input_as_allennlp_does(tmp_path):
+    """`number_predict_input_lines` changes how `allennlp predict` reads input for this
+    package's predictors only; any other predictor gets AllenNLP's own reading."""
+
+    class EchoPredictor:
+        def load_line(self, line):
+            return {"line": line}
+
+    inputs = tmp_path / "input.jsonl"
+    inputs.write_text("a\n\n  \nb\n")
+    manager = _PredictManager(EchoPredictor(), str(inputs), None, 1, False, False)
+    assert list(manager._get_json_data()) == [{"line": "a\n"}, {"line": "b\n"}]
+
+
 def _allennlp(*args):
     """Run the stock CLI from the project root, where `.allennlp_plugins` names the plugin."""
     return subprocess.run(
@@ -270,10 +333,12 @@ def test_allennlp_predict_and_evaluate_cli(archives, tmp_path):
 
 def test_allennlp_predict_names_a_malformed_line(archives, tmp_path):
     inputs = tmp_path / "input.jsonl"
-    inputs.write_text('{"hyponym": "puppy", "hypernym": "dog"}\n{"hyponym": "puppy"\n')
+    inputs.write_text('{"hyponym": "puppy", "hypernym": "dog"}\n\n{"hyponym": "puppy"\n')
     output = tmp_path / "predictions.jsonl"
     result = _allennlp(
         "predict", str(archives["taxonomy"]), str(inputs), "--output-file", str(output)
     )
     assert result.returncode != 0
-    assert "input line 2: malformed JSON" in result.stderr
+    # the file's own line number, and the message alone (no chained JSONDecodeError)
+    assert f"MalformedInputError: {inputs}:3: malformed JSON" in result.stderr
+    assert "During handling of the above exception" not in result.stderr
