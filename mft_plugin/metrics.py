@@ -5,6 +5,8 @@ import torch
 from allennlp.nn.util import dist_reduce_sum
 from allennlp.training.metrics import Metric
 
+from mft_plugin.data.domain_field import NO_DOMAIN
+
 
 @Metric.register("per_domain_accuracy")
 class PerDomainAccuracy(Metric):
@@ -13,7 +15,8 @@ class PerDomainAccuracy(Metric):
 
     Counts are summed over distributed workers on every call, as AllenNLP's own metrics do, so
     every worker reports the same figures. Domains that have not been seen since the last reset
-    are left out of `get_metric` rather than reported as 0.
+    are left out of `get_metric` rather than reported as 0. Rows whose domain is `NO_DOMAIN` (a
+    domain the model was not trained on) count in no domain.
 
     # Parameters
 
@@ -37,9 +40,12 @@ class PerDomainAccuracy(Metric):
         predictions, gold_labels, domains = self.detach_tensors(predictions, gold_labels, domains)
         correct = (predictions.argmax(dim=-1) == gold_labels.long()).double()
         weights = torch.ones_like(correct) if mask is None else mask.double()
+        domains = domains.long()
+        weights = weights * (domains != NO_DOMAIN).double()
+        domains = domains.clamp(min=0)  # a NO_DOMAIN row weighs 0: any valid index will do
         size = len(self.domain_names)
-        correct_counts = torch.bincount(domains.long(), weights=correct * weights, minlength=size)
-        total_counts = torch.bincount(domains.long(), weights=weights, minlength=size)
+        correct_counts = torch.bincount(domains, weights=correct * weights, minlength=size)
+        total_counts = torch.bincount(domains, weights=weights, minlength=size)
         self._correct += dist_reduce_sum(correct_counts).cpu()
         self._total += dist_reduce_sum(total_counts).cpu()
 

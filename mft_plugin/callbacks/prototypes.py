@@ -18,6 +18,7 @@ from allennlp.data.batch import Batch
 from allennlp.nn import util as nn_util
 from allennlp.training.callbacks.callback import TrainerCallback
 
+from mft_plugin.data.domain_field import NO_DOMAIN
 from mft_plugin.models.meta_fine_tuning import MetaFineTuning
 from mft_plugin.typicality import class_prototypes, compute_typicality, prototype_sums_and_counts
 
@@ -78,6 +79,7 @@ class PrototypeCallback(TrainerCallback):
         if not (model.uses_typicality or model.needs_domain_prior):
             return
         instances = list(trainer.data_loader.iter_instances())
+        _require_known_domains(instances, model)
         if model.needs_domain_prior:
             model.set_domain_prior(_domain_counts(instances, len(model.domain_names)))
         if not model.uses_typicality:
@@ -292,6 +294,25 @@ def _resumes_from_checkpoint(trainer: "GradientDescentTrainer") -> bool:
         getattr(trainer, "_start_after_epochs_completed", 0)
         or getattr(trainer, "_start_after_batches_in_epoch_completed", 0)
     )
+
+
+def _require_known_domains(instances: Sequence[Instance], model: MetaFineTuning) -> None:
+    """
+    Prototypes and the domain prior are indexed by domain, so every training domain must be in
+    the model's vocabulary (a domain it lacks is indexed `NO_DOMAIN`, see `DomainField`).
+    """
+    unknown = sorted(
+        {
+            instance["domain"].label
+            for instance in instances
+            if "domain" in instance.fields and instance["domain"]._label_id == NO_DOMAIN
+        }
+    )
+    if unknown:
+        raise ConfigurationError(
+            f"MFT's training data has domain(s) {unknown} that the model's vocabulary lacks "
+            f"(it has {sorted(model.domain_names)}); build the vocabulary from the training data."
+        )
 
 
 def _domain_counts(instances: Sequence[Instance], num_domains: int) -> torch.Tensor:

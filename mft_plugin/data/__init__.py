@@ -1,4 +1,5 @@
-from mft_plugin.data.common import DOMAIN_NAMESPACE, DataFileError, MultiDomainReader
+from mft_plugin.data.common import DataFileError, MultiDomainReader
+from mft_plugin.data.domain_field import DOMAIN_NAMESPACE, NO_DOMAIN, DomainField
 from mft_plugin.data.nli import MultiDomainNliReader
 from mft_plugin.data.reviews import MultiDomainReviewReader
 from mft_plugin.data.term_pairs import TermPairReader

@@ -23,13 +23,10 @@ from allennlp.data.token_indexers import PretrainedTransformerIndexer
 from allennlp.data.tokenizers import PretrainedTransformerTokenizer, Token
 
 from mft_plugin import compat
+from mft_plugin.data.domain_field import DOMAIN_NAMESPACE, DomainField  # noqa: F401 (re-export)
 from mft_plugin.encoder import encoder_load_error
 
 logger = logging.getLogger(__name__)
-
-# Vocabulary namespace of the domain labels. It ends in "labels", so AllenNLP keeps it free of
-# padding and OOV entries: domain index k is exactly the k-th domain seen.
-DOMAIN_NAMESPACE = "domain_labels"
 
 
 class DataFileError(ValueError):
@@ -300,8 +297,9 @@ class MultiDomainReader(DatasetReader):
     - `tokens`: a `TextField` of word pieces, `[CLS] a [SEP]` or `[CLS] a [SEP] b [SEP]` with
       token type ids, at most `max_length` pieces (pairs truncated longest-first);
     - `label`: a `LabelField` in the `labels` namespace (absent when the label is unknown);
-    - `domain`: a `LabelField` in the `domain_labels` namespace (absent when unknown, or when
-      `include_domain_field` is off);
+    - `domain`: a `DomainField` in the `domain_labels` namespace (absent when not given, or
+      when `include_domain_field` is off); a domain the model's vocabulary does not know is
+      indexed as "no domain" (`NO_DOMAIN`);
     - `metadata`: `{"instance_id", "domain", "text"}`; `instance_id` is stable across runs,
       samples and distributed shards (see `instance_id_prefix`), `None` for predictor inputs;
       `domain` is there whether or not the `domain` field is.
@@ -442,7 +440,7 @@ class MultiDomainReader(DatasetReader):
         if label is not None:
             fields["label"] = LabelField(label)
         if domain is not None and self.include_domain_field:
-            fields["domain"] = LabelField(domain, label_namespace=DOMAIN_NAMESPACE)
+            fields["domain"] = DomainField(domain)
         fields["metadata"] = MetadataField(
             {"instance_id": instance_id, "domain": domain, "text": " [SEP] ".join(texts)}
         )

@@ -112,6 +112,11 @@ class AdversarialClassifier(TransformerClassifier):
             return output
         loss = F.cross_entropy(logits, label.long())
         if self.training and domain is not None:
+            self.require_known_domains(
+                domain,
+                metadata,
+                "BERT (Adv)'s domain classifier needs the domain of every instance",
+            )
             pooled = (
                 encoded.last_layer[:, 0]
                 if self.features == "cls"

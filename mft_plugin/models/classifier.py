@@ -21,7 +21,7 @@ from allennlp.modules.token_embedders import PretrainedTransformerEmbedder
 from allennlp.nn import InitializerApplicator
 from allennlp.training.metrics import CategoricalAccuracy
 
-from mft_plugin.data.common import DOMAIN_NAMESPACE
+from mft_plugin.data.domain_field import DOMAIN_NAMESPACE, NO_DOMAIN
 from mft_plugin.metrics import PerDomainAccuracy
 
 
@@ -165,6 +165,26 @@ class TransformerClassifier(Model):
         self._accuracy(logits, label)
         if domain is not None and self.domain_names:
             self._domain_accuracy(logits, label, domain)
+
+    def require_known_domains(
+        self, domain: torch.Tensor, metadata: Optional[List[Dict]], purpose: str
+    ) -> None:
+        """
+        Fail, naming them, when instances have a domain the model does not know (one absent
+        from its vocabulary, indexed `NO_DOMAIN` by `DomainField`). `purpose` says what needs
+        the domain, e.g. "BERT (MTL) chooses its classifier by domain". The metrics and the
+        label classifier need no domain, so only the parts that do call this.
+        """
+        unknown_rows = (domain == NO_DOMAIN).nonzero().flatten().tolist()
+        if not unknown_rows:
+            return
+        names = sorted(
+            {str(metadata[row].get("domain")) for row in unknown_rows} if metadata else set()
+        )
+        raise ConfigurationError(
+            f"{purpose}, but domain(s) {names or '(unnamed)'} are not among the domains the "
+            f"model knows ({sorted(self.domain_names)})."
+        )
 
     # ----------------------------------------------------------------------------------------
     # Model API

@@ -243,6 +243,9 @@ class MetaFineTuning(TransformerClassifier):
         output["label_loss"] = label_loss
         loss = label_loss
         if corrupting:
+            self.require_known_domains(
+                domain, metadata, "MFT's domain corruption loss needs the domain of every instance"
+            )
             if self.corruption == "empirical" and self._domain_prior.sum() == 0:
                 raise ConfigurationError(
                     "corruption='empirical' needs the training-set domain frequencies; add "

@@ -66,6 +66,7 @@ class MultiTaskClassifier(TransformerClassifier):
             raise ConfigurationError(
                 "BERT (MTL) chooses its classifier by domain: every instance needs a known domain."
             )
+        self.require_known_domains(domain, metadata, "BERT (MTL) chooses its classifier by domain")
         logits = self.classify_in_domain(self.encode(tokens).last_layer, domain)
         output = self.predictions(logits)
         if label is not None:

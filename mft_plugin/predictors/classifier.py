@@ -6,8 +6,10 @@ Predictors for the three tasks: JSON lines in, the predicted label and class pro
     {"hyponym": "oak", "hypernym": "tree", "domain": "plant"}           (term pairs)
 
 `domain` is optional everywhere: the models predict from the text alone, and a domain the model
-has not seen is kept out of the instance. `allennlp predict ARCHIVE input.jsonl` picks
-`mft_classifier` by itself, which takes its keys from the archive's dataset reader.
+has not seen is indexed as "no domain" (`DomainField`), with a warning that names it. BERT
+(MTL), which picks its classifier by domain, refuses both. `allennlp predict ARCHIVE
+input.jsonl` picks `mft_classifier` by itself, which takes its keys from the archive's dataset
+reader; a malformed line is reported with the file's own line number (see `input_lines`).
 """
 import json
 from typing import Dict, List, Tuple
@@ -29,11 +31,14 @@ class MalformedInputError(ValueError):
 class MultiDomainClassifierPredictor(Predictor):
     """
     Predictor of every model of this package. The input keys are the reader's
-    `predictor_fields`; the output adds `label` and `class_probabilities` to the model's
-    `logits` and `probs`.
+    `predictor_fields`, and optionally `"domain"` (a string); the output adds `label` and
+    `class_probabilities` to the model's `logits` and `probs`.
 
-    Input lines are numbered as `allennlp predict` hands them over (it skips blank lines), so a
-    malformed line is reported as `input line N: ...`.
+    A malformed line is reported by where it is: `allennlp predict` reads its input file
+    through `load_input_line`, which names the file and its physical line
+    (`input.jsonl:4: malformed JSON`, or `<stdin>:4: ...`). `load_line`, AllenNLP's hook, can
+    only count the lines it is given, `input line N`: fine for a caller that hands over every
+    line, but `allennlp predict` drops blank lines before they reach it.
 
     Registered as a `Predictor` with name "mft_classifier".
     """
@@ -57,17 +62,19 @@ class MultiDomainClassifierPredictor(Predictor):
         self._lines_read = 0
 
     def load_line(self, line: str) -> JsonDict:
-        """Parse and check one input line, naming it in any error."""
+        """Parse and check one input line, named `input line N` by counting the calls."""
         self._lines_read += 1
+        return self.load_input_line(line, f"input line {self._lines_read}")
+
+    def load_input_line(self, line: str, where: str) -> JsonDict:
+        """Parse and check one input line; `where` (e.g. `input.jsonl:4`) starts any error."""
         try:
             json_dict = json.loads(line)
         except json.JSONDecodeError as error:
-            raise MalformedInputError(
-                f"input line {self._lines_read}: malformed JSON ({error.msg})"
-            )
+            raise MalformedInputError(f"{where}: malformed JSON ({error.msg})") from None
         if not isinstance(json_dict, dict):
-            raise MalformedInputError(f"input line {self._lines_read}: expected a JSON object")
-        self._check_keys(json_dict, f"input line {self._lines_read}")
+            raise MalformedInputError(f"{where}: expected a JSON object")
+        self._check_keys(json_dict, where)
         return json_dict
 
     def _check_keys(self, json_dict: JsonDict, where: str) -> None:
@@ -77,21 +84,24 @@ class MultiDomainClassifierPredictor(Predictor):
                 f"{where}: missing or non-string key(s) {missing}; expected {list(self._fields)} "
                 'and optionally "domain"'
             )
+        domain = json_dict.get("domain")
+        if domain is not None and not isinstance(domain, str):
+            raise MalformedInputError(
+                f'{where}: "domain" must be a string (one domain name), not {json.dumps(domain)}'
+            )
 
     def _json_to_instance(self, json_dict: JsonDict) -> Instance:
         self._check_keys(json_dict, "input")
-        domain = json_dict.get("domain")
-        known_domains = self._model.vocab.get_token_to_index_vocabulary("domain_labels")
         return self._dataset_reader.text_to_instance(  # type: ignore
-            *(json_dict[key] for key in self._fields),
-            domain=domain if domain in known_domains else None,
+            *(json_dict[key] for key in self._fields), domain=json_dict.get("domain")
         )
 
     def predict_batch_instance(self, instances: List[Instance]) -> List[JsonDict]:
         """
-        An input whose domain the model does not know (every input of another domain, for a
-        per-domain model) has no `domain` field, and AllenNLP's `Batch` refuses instances with
-        different fields; so a mixed batch is predicted as two batches, in the input's order.
+        An input without a domain has no `domain` field, and AllenNLP's `Batch` refuses
+        instances with different fields; so a batch mixing inputs with and without a domain is
+        predicted as two batches, in the input's order. (A domain the model does not know keeps
+        its field, indexed as "no domain".)
         """
         groups: Dict[bool, List[int]] = {True: [], False: []}  # has a domain field -> indexes
         for index, instance in enumerate(instances):

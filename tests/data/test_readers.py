@@ -3,9 +3,12 @@ import collections
 import json
 
 import pytest
+from allennlp.data import Vocabulary
 
 from mft_plugin.data import (
     DOMAIN_NAMESPACE,
+    NO_DOMAIN,
+    DomainField,
     MultiDomainNliReader,
     MultiDomainReviewReader,
     TermPairReader,
@@ -173,3 +176,38 @@ def test_nli_labels_ignore_case_like_the_other_readers(tmp_path):
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     labels = [i["label"].label for i in MultiDomainNliReader(TINY_BERT).read(path)]
     assert labels == ["neutral", "entailment", "contradiction"]
+
+
+def test_vocabulary_from_training_data_holds_every_domain():
+    """`DomainField` counts its domain like a `LabelField`: a vocabulary built from training
+    data indexes every domain, in order of first appearance."""
+    instances = list(TermPairReader(TINY_BERT).read(FIXTURE_DATA / "taxonomy" / "train"))
+    vocab = Vocabulary.from_instances(instances)
+    assert vocab.get_token_to_index_vocabulary(DOMAIN_NAMESPACE) == {"animal": 0, "vehicle": 1}
+    for instance in instances:
+        instance.index_fields(vocab)
+    domains = [int(instance["domain"].as_tensor({})) for instance in instances]
+    assert domains == [0 if i["metadata"]["domain"] == "animal" else 1 for i in instances]
+
+
+def test_a_domain_the_vocabulary_lacks_is_indexed_as_no_domain_with_one_warning(
+    monkeypatch, caplog
+):
+    monkeypatch.setattr(DomainField, "_warned_unknown", set())
+    vocab = Vocabulary()
+    vocab.add_tokens_to_namespace(["animal", "vehicle"], DOMAIN_NAMESPACE)
+    reader = TermPairReader(TINY_BERT)
+    instances = [
+        reader.text_to_instance("oak", "tree", domain="plant"),
+        reader.text_to_instance("fir", "tree", domain="plant"),
+        reader.text_to_instance("dog", "animal", domain="animal"),
+    ]
+    with caplog.at_level("WARNING", logger="mft_plugin.data.domain_field"):
+        for instance in instances:
+            instance["domain"].index(vocab)
+    assert [int(i["domain"].as_tensor({})) for i in instances] == [NO_DOMAIN, NO_DOMAIN, 0]
+    warnings = [record.getMessage() for record in caplog.records]
+    assert warnings == [
+        "Domain 'plant' is not one the model was trained on (known domains: animal, vehicle); "
+        "its instances are treated as having no domain."
+    ]

@@ -2,6 +2,8 @@
 import json
 
 import pytest
+from allennlp.commands.train import train_model_from_file
+from allennlp.common.checks import ConfigurationError
 from allennlp.common.testing import ModelTestCase
 
 from tests.conftest import CONFIGS, FIXTURE_DATA
@@ -37,3 +39,26 @@ class TestStageOneConfigs(ModelTestCase):
         assert "training_label_loss" in metrics
         assert ("training_domain_loss" in metrics) == has_heads
         assert "validation_domain_loss" not in metrics
+
+
+@pytest.mark.usefixtures("tiny_env")
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ("mft_full", r"MFT's training data has domain\(s\) \['vehicle'\] that the model's vocab"),
+        ("mft_dc", r"MFT's domain corruption loss needs the domain of every instance, but domain"),
+        ("bert_adv", r"BERT \(Adv\)'s domain classifier needs the domain of every instance, but"),
+    ],
+)
+def test_training_on_a_domain_the_vocabulary_lacks_names_it(config, message, tmp_path):
+    """The methods that learn from the domain refuse training instances of a domain that the
+    vocabulary lacks (indexed as "no domain"), here a vocabulary built from other data."""
+    vocabulary_data = tmp_path / "taxonomy" / "other.tsv"
+    vocabulary_data.parent.mkdir()
+    vocabulary_data.write_text("dog\tanimal\t1\tanimal\noak\ttree\t1\tplant\ntree\toak\t0\tplant\n")
+    overrides = {"validation_data_path": str(vocabulary_data)}
+    overrides["datasets_for_vocab_creation"] = ["validation"]
+    with pytest.raises(ConfigurationError, match=message + r".*\['animal', 'plant'\]"):
+        train_model_from_file(
+            CONFIGS / "taxonomy" / f"{config}.jsonnet", tmp_path / "run", json.dumps(overrides)
+        )
