@@ -252,6 +252,26 @@ def plan_runs(experiment: Experiment) -> List[Run]:
     return list(runs.values())
 
 
+def waves(runs: List[Run]) -> List[List[Run]]:
+    """
+    `runs` grouped in the order a scheduler can run them: wave 1 holds the runs that start from
+    the pretrained encoder (stage 1, BERT (S), BERT (Mix)), wave k + 1 the runs that start from
+    an archive of wave k (stage 2). The runs of a wave are independent; they keep plan order.
+    """
+    wave_of: Dict[str, int] = {}
+    for run in runs:
+        if run.depends_on is None:
+            wave_of[run.run_id] = 0
+        elif run.depends_on in wave_of:
+            wave_of[run.run_id] = wave_of[run.depends_on] + 1
+        else:
+            raise ValueError(f"{run.run_id} starts from {run.depends_on}, not planned before it")
+    grouped: List[List[Run]] = [[] for _ in range(max(wave_of.values(), default=-1) + 1)]
+    for run in runs:
+        grouped[wave_of[run.run_id]].append(run)
+    return grouped
+
+
 def _settings_for(experiment: Experiment, method: str, value: Any) -> Dict[str, Any]:
     settings = {
         "stage1": copy.deepcopy(experiment.stage1),
