@@ -105,6 +105,14 @@ class ExperimentRunner:
         )
         if self.experiment.overrides:
             config = with_overrides(config, self.experiment.overrides)
+        num_nodes = (config.get("distributed") or {}).get("num_nodes", 1)
+        if num_nodes != 1:
+            raise ConfigurationError(
+                f"{self.experiment.name}: the overrides set distributed.num_nodes = {num_nodes}, "
+                "but mft-experiment trains a run on one node (several GPUs there are fine). "
+                "Train a multi-node run with `allennlp train CONFIG -s DIR --node-rank N` on "
+                "every node; see training_configs/distributed.libsonnet."
+            )
         return config
 
     def write_config(self, run: Run) -> Dict[str, Any]:

@@ -4,11 +4,12 @@ import json
 
 import pytest
 from allennlp.common import Params
+from allennlp.common.checks import ConfigurationError
 from allennlp.data import DatasetReader
 
 from mft_plugin.experiments import ExperimentRunner, load_experiment
 from mft_plugin.models.meta_fine_tuning import TypicalitySection
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, PROJECT_ROOT
 
 EXPERIMENT = FIXTURES / "experiments" / "tiny.jsonnet"
 
@@ -18,7 +19,8 @@ def runner_for(monkeypatch, tmp_path):
     monkeypatch.setenv("MFT_TEST_FIXTURES", str(FIXTURES))
 
     def build(overrides):
-        experiment = load_experiment(str(EXPERIMENT), json.dumps(overrides))
+        text = overrides if isinstance(overrides, str) else json.dumps(overrides)
+        experiment = load_experiment(str(EXPERIMENT), text)
         return ExperimentRunner(experiment, tmp_path / "out")
 
     return build
@@ -54,9 +56,7 @@ def test_each_seed_trains_on_its_own_few_shot_sample(runner_for):
 
 
 def test_few_shot_sample_seed_given_in_the_experiment_is_kept_for_every_seed(runner_for):
-    runner = runner_for(
-        {"few_shot": {"sample_fraction": 0.5, "sample_seed": 7}, "seeds": [13, 14]}
-    )
+    runner = runner_for({"few_shot": {"sample_fraction": 0.5, "sample_seed": 7}, "seeds": [13, 14]})
     for seed in (13, 14):
         config = _config(runner, f"bert_s/default/seed-{seed}/animal")
         assert config["dataset_reader"]["sample_seed"] == 7
@@ -77,3 +77,22 @@ def test_configs_without_sampling_or_kmeans_carry_no_extra_seeds(runner_for):
     assert stage1["model"]["typicality"] == {"alpha": 0.5}
     assert "sample_seed" not in stage1["dataset_reader"]
     assert "validation_dataset_reader" not in stage1
+
+
+def test_experiment_overrides_can_train_every_run_on_several_devices_of_one_node(
+    runner_for, monkeypatch
+):
+    monkeypatch.chdir(PROJECT_ROOT)  # the import resolves against the project folder
+    runner = runner_for(
+        "{overrides: (import 'training_configs/distributed.libsonnet').distributed([0, 1])}"
+    )
+    for run in runner.runs:
+        assert runner.config_for(run)["distributed"]["cuda_devices"] == [0, 1], run.run_id
+
+
+def test_experiment_refuses_runs_over_several_nodes(runner_for):
+    runner = runner_for({"overrides": {"distributed": {"cuda_devices": [0], "num_nodes": 2}}})
+    with pytest.raises(
+        ConfigurationError, match=r"tiny-taxonomy: the overrides set distributed.num_nodes = 2"
+    ):
+        _config(runner, "bert_s/default/seed-13/animal")
