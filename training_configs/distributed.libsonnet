@@ -11,9 +11,13 @@
 //   primary_address  the node of rank 0 (AllenNLP 2.10's name: not master_address)
 //   primary_port     a free port there; required with several nodes (on one node AllenNLP
 //                    picks a free one when it is null)
-// and a DDP accelerator with find_unused_parameters: some parameters get no gradient in a step
-// (BERT (MTL)'s heads of the domains a batch does not hold, MFT's domain classifiers when a
-// variant turns their loss off), and DDP fails on those unless it is told to look for them.
+// and a DDP accelerator with find_unused_parameters. DDP fails at the second step when a
+// parameter got no gradient in the first ("Expected to have finished reduction in the prior
+// iteration"). The shipped models avoid that by default (BERT (MTL) computes every domain's
+// head, the unused pooler is dropped), but settings that keep a parameter out of the loss do
+// not: checked with two CPU workers, MFT with typicality.embedding 'pooler' (which keeps BERT's
+// pooler for typicality only) fails without it and trains with it. The cost is one walk of the
+// autograd graph a step.
 //
 // The data loader's batch_size is per worker: the effective batch is batch_size × workers, so
 // divide it to keep the paper's 32 (e.g. `-o '{"data_loader.batch_sampler.batch_size": 8}'`
