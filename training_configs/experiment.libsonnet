@@ -3,8 +3,10 @@
 //   { task: 'taxonomy', kind: 'mft', variant: 'full', seed: 13, train: ..., dev: ...,
 //     reader: { max_length: 128 }, train_sample: { sample_fraction: 0.1 }, domain: null,
 //     stage1_archive: null, stage1: { epochs, lr, batch_size, lambda, alpha, skip_layers,
-//     reversal_weight, reversal_schedule }, stage2: { epochs, lr, batch_size } }
-// and writes the result as the run's config file.
+//     reversal_weight, reversal_schedule, prototypes_per_class }, stage2: { epochs, lr, batch_size } }
+// and writes the result as the run's config file. The run's seed also seeds the few-shot sample
+// (plan.py puts it into train_sample as sample_seed) and, with more than one prototype per
+// class, the k-means of typicality; see mft_plugin/experiments/plan.py.
 local common = import 'common.libsonnet';
 local tasks = {
   nli: import 'nli/base.libsonnet',
@@ -22,6 +24,12 @@ local tasks = {
     };
     local s1 = spec.stage1;
     local s2 = spec.stage2;
+    // J > 1 prototypes are found by k-means, seeded like the rest of the run; with J = 1 the
+    // section stays as it was, so finished single-prototype runs keep their configs.
+    local prototypes =
+      if s1.prototypes_per_class > 1 then
+        { typicality+: { prototypes_per_class: s1.prototypes_per_class, seed: spec.seed } }
+      else {};
     local config =
       if spec.kind == 'mix' then
         common.mixed_finetune(task, s2.epochs, s2.lr, s2.batch_size)
@@ -33,7 +41,7 @@ local tasks = {
         common.adversarial(task, s1.reversal_weight, s1.reversal_schedule, s1.epochs, s1.lr, s1.batch_size)
       else if spec.kind == 'mft' then
         common.mft_stage1(task, spec.variant, s1.lambda, s1.alpha, s1.epochs, s1.lr, s1.batch_size)
-        + { model+: { skip_layers: s1.skip_layers } }
+        + { model+: { skip_layers: s1.skip_layers } + (if spec.variant == 'dc' then {} else prototypes) }
       else error 'unknown run kind ' + spec.kind;
     // Few-shot samples are drawn from the training data only; dev and test are read whole.
     local validation_reader =

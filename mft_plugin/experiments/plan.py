@@ -19,7 +19,8 @@ An experiment file (jsonnet) looks like this; every key but `task`, `domains`, `
       reader: { max_length: 128 },             // options of the task's reader
       few_shot: {},                            // sample_fraction / sample_count (training data only)
       stage1: { epochs: 1, lr: 2e-5, batch_size: 32, lambda: 0.1, alpha: 0.5,
-                skip_layers: null, reversal_weight: 0.1, reversal_schedule: 'fixed' },
+                skip_layers: null, reversal_weight: 0.1, reversal_schedule: 'fixed',
+                prototypes_per_class: 1 },   // J of MFT's typicality (k-means when > 1)
       stage2: { epochs: 3, lr: 2e-5, batch_size: 32 },
       sweep: null,                             // or { parameter: 'lambda', values: [0, 0.1] }
       overrides: {},                           // AllenNLP config overrides for every run
@@ -32,6 +33,16 @@ stage 2 per domain from the stage-1 archive.
 Sweeps (Figures 3 and 4, Tables 6 and 7): `lambda`, `alpha`, `skip_layers` (MFT's stage 1),
 `mft_epochs` (every stage 1), `sample_fraction` (the training data of every method). A method
 that does not depend on the swept setting is trained once and repeated across the values.
+
+Seeds: a run's seed is AllenNLP's `random_seed`, `numpy_seed` and `pytorch_seed`, and also
+the seed of whatever else is drawn at random for it, so that the ± over seeds includes that
+variance too:
+- the few-shot sample of the training data (the reader's `sample_seed`), whenever `few_shot`
+  or a `sample_fraction` sweep samples it; dev and test are read whole. `few_shot.sample_seed`
+  fixes one sample for every seed instead.
+- the k-means of MFT's typicality (`typicality.seed`) when `stage1.prototypes_per_class` > 1.
+A setting that draws nothing (no sample, one prototype) stays out of the config, so the configs
+and finished runs of such experiments are the same as before these seeds were tied.
 """
 import copy
 import hashlib
@@ -63,6 +74,7 @@ DEFAULT_STAGE1 = {
     "skip_layers": None,
     "reversal_weight": 0.1,
     "reversal_schedule": "fixed",
+    "prototypes_per_class": 1,
 }
 DEFAULT_STAGE2 = {"epochs": 3, "lr": 2e-5, "batch_size": 32}
 TOP_LEVEL_KEYS = {
@@ -240,6 +252,26 @@ def plan_runs(experiment: Experiment) -> List[Run]:
     return list(runs.values())
 
 
+def waves(runs: List[Run]) -> List[List[Run]]:
+    """
+    `runs` grouped in the order a scheduler can run them: wave 1 holds the runs that start from
+    the pretrained encoder (stage 1, BERT (S), BERT (Mix)), wave k + 1 the runs that start from
+    an archive of wave k (stage 2). The runs of a wave are independent; they keep plan order.
+    """
+    wave_of: Dict[str, int] = {}
+    for run in runs:
+        if run.depends_on is None:
+            wave_of[run.run_id] = 0
+        elif run.depends_on in wave_of:
+            wave_of[run.run_id] = wave_of[run.depends_on] + 1
+        else:
+            raise ValueError(f"{run.run_id} starts from {run.depends_on}, not planned before it")
+    grouped: List[List[Run]] = [[] for _ in range(max(wave_of.values(), default=-1) + 1)]
+    for run in runs:
+        grouped[wave_of[run.run_id]].append(run)
+    return grouped
+
+
 def _settings_for(experiment: Experiment, method: str, value: Any) -> Dict[str, Any]:
     settings = {
         "stage1": copy.deepcopy(experiment.stage1),
@@ -255,13 +287,16 @@ def _settings_for(experiment: Experiment, method: str, value: Any) -> Dict[str, 
 
 def _method_runs(experiment: Experiment, method: str, seed: int, slug: str, settings) -> List[Run]:
     base = f"{method}/{slug}/seed-{seed}"
+    train_sample = {k: v for k, v in settings["few_shot"].items() if v is not None}
+    if train_sample:  # each seed trains on its own sample (see the module's docstring)
+        train_sample.setdefault("sample_seed", seed)
     spec = {
         "task": experiment.task,
         "seed": seed,
         "train": experiment.data["train"],
         "dev": experiment.data["dev"],
         "reader": experiment.reader,
-        "train_sample": {k: v for k, v in settings["few_shot"].items() if v is not None},
+        "train_sample": train_sample,
         "stage1": settings["stage1"],
         "stage2": settings["stage2"],
         "domain": None,

@@ -66,8 +66,13 @@ def _value_key(value: Any) -> str:
     return json.dumps(value)
 
 
-def markdown(experiment: Experiment, summary: Dict[str, Any]) -> str:
-    """One table per split (and per swept value), the best mean of every column in bold."""
+def markdown(
+    experiment: Experiment, summary: Dict[str, Any], missing: Optional[List[str]] = None
+) -> str:
+    """
+    One table per split (and per swept value), the best mean of every column in bold; the runs
+    in `missing` (planned, not finished) are listed under the header.
+    """
     columns = experiment.domains + ["Average"]
     lines = [f"# {experiment.name}", ""]
     if len(experiment.seeds) == 1:
@@ -81,6 +86,9 @@ def markdown(experiment: Experiment, summary: Dict[str, Any]) -> str:
         f"Task `{experiment.task}`, {experiment.metric} (%) {over}; "
         "best mean of each column in bold."
     )
+    if missing:
+        listed = ", ".join(f"`{run_id}`" for run_id in missing)
+        lines += ["", f"Runs not finished ({len(missing)}): {listed}"]
     for split, per_value in summary.items():
         for value_key, per_method in per_value.items():
             value = json.loads(value_key)
@@ -183,9 +191,15 @@ def _zoom(axes, means: List[float]) -> None:
 
 
 def write_results(
-    experiment: Experiment, rows: List[Dict[str, Any]], output_dir: Path
+    experiment: Experiment,
+    rows: List[Dict[str, Any]],
+    output_dir: Path,
+    missing: Optional[List[str]] = None,
 ) -> Dict[str, Any]:
-    """Write results.json, results.md and results.png; returns the summary."""
+    """
+    Write results.json, results.md and results.png; returns the summary. `missing` names the
+    planned runs that have not finished (their scores are absent).
+    """
     summary = summarise(experiment, rows)
     content = {
         "experiment": {
@@ -204,10 +218,11 @@ def write_results(
             "sweep": experiment.sweep,
         },
         "runs": rows,
+        "missing_runs": list(missing or []),
         "summary": summary,
     }
     (output_dir / "results.json").write_text(json.dumps(content, indent=2))
-    (output_dir / "results.md").write_text(markdown(experiment, summary))
+    (output_dir / "results.md").write_text(markdown(experiment, summary, missing))
     if summary:
         plot(experiment, summary, output_dir / "results.png")
     return summary

@@ -2,11 +2,16 @@
 Running an experiment's plan: every run an ordinary `allennlp train` in its own folder, finished
 runs skipped, interrupted ones resumed with `--recover`, then every model scored per domain.
 
+The runs go one after another (`run_all`), or one per process (`run_one`, what the commands
+that `mft_plugin.experiments.export` writes for a scheduler run), after which `collect_results`
+scores whatever has finished.
+
 Layout of the output directory:
 
     OUT/<method>/<default | parameter=value>/seed-<s>/<stage1 | mix | domain>/   serialization dirs
     OUT/configs/<run id>.json                                                   their configs
     OUT/logs/<run id>.log                                                       their output
+    OUT/commands/                                                               see export.py
     OUT/results.json, results.md, results.png
 """
 import json
@@ -100,6 +105,21 @@ class ExperimentRunner:
         )
         if self.experiment.overrides:
             config = with_overrides(config, self.experiment.overrides)
+        num_nodes = (config.get("distributed") or {}).get("num_nodes", 1)
+        if num_nodes != 1:
+            raise ConfigurationError(
+                f"{self.experiment.name}: the overrides set distributed.num_nodes = {num_nodes}, "
+                "but mft-experiment trains a run on one node (several GPUs there are fine). "
+                "Train a multi-node run with `allennlp train CONFIG -s DIR --node-rank N` on "
+                "every node; see training_configs/distributed.libsonnet."
+            )
+        return config
+
+    def write_config(self, run: Run) -> Dict[str, Any]:
+        """Write the run's config to `config_path(run)`, the file its training reads."""
+        config = self.config_for(run)
+        self.config_path(run).parent.mkdir(parents=True, exist_ok=True)
+        self.config_path(run).write_text(json.dumps(config, indent=2))
         return config
 
     def config_path(self, run: Run) -> Path:
@@ -107,6 +127,15 @@ class ExperimentRunner:
 
     def log_path(self, run: Run) -> Path:
         return self.output_dir / "logs" / (run.run_id.replace("/", "__") + ".log")
+
+    def find_run(self, run_id: str) -> Run:
+        for run in self.runs:
+            if run.run_id == run_id:
+                return run
+        raise ConfigurationError(
+            f"{self.experiment.name} plans no run {run_id!r}; its runs are: "
+            + ", ".join(run.run_id for run in self.runs)
+        )
 
     # ----------------------------------------------------------------------------------------
     # State
@@ -131,6 +160,24 @@ class ExperimentRunner:
                     "to train it again, or use another output directory."
                 )
 
+    def check_exported(self, run: Run, config: Dict[str, Any]) -> None:
+        """
+        A task of an export trains the config that was exported: an experiment file, overrides
+        or environment (MFT_ENCODER, MFT_DATA_DIR, ...) changed since is an error.
+        """
+        exported = self.config_path(run)
+        if exported.is_file():
+            if canonical_json(json.loads(exported.read_text())) != canonical_json(config):
+                raise ConfigurationError(
+                    f"{exported} was exported with other settings than the experiment gives now "
+                    "(a changed experiment file, -o overrides, or environment variables such as "
+                    "MFT_ENCODER and MFT_DATA_DIR). Export the commands again, or run the task "
+                    "with the settings of the export."
+                )
+
+    def unfinished(self) -> List[Run]:
+        return [run for run in self.runs if self.status(run) != "done"]
+
     # ----------------------------------------------------------------------------------------
     # Running
     def dry_run(self) -> List[str]:
@@ -139,10 +186,13 @@ class ExperimentRunner:
             lines.append(f"{index:3d}. [{self.status(run):6s}] {run.run_id}  ({run.describe()})")
         return lines
 
-    def run_all(self) -> None:
+    def make_folders(self) -> None:
         (self.output_dir / "configs").mkdir(parents=True, exist_ok=True)
         (self.output_dir / "logs").mkdir(parents=True, exist_ok=True)
-        pending = [run for run in self.runs if self.status(run) != "done"]
+
+    def run_all(self) -> None:
+        self.make_folders()
+        pending = self.unfinished()
         logger.info(
             "%d runs planned, %d already finished, %d to train",
             len(self.runs),
@@ -166,33 +216,60 @@ class ExperimentRunner:
             self.evaluate(run)
         self.write_results()
 
-    def write_results(self) -> Dict[str, Any]:
-        return write_results(self.experiment, self.collect(), self.output_dir)
+    def run_one(self, run_id: str) -> None:
+        """
+        Train the run `run_id` in this process, as a scheduler's task does: a finished run is
+        skipped, an interrupted one resumed, a stage-2 run refused until its stage 1 has
+        finished. Writes no results, since other tasks may be running; `collect_results` does.
+        """
+        run = self.find_run(run_id)
+        self.make_folders()
+        config = self.config_for(run)
+        self.check_exported(run, config)
+        self.check_unchanged(run, config)
+        if run.depends_on is not None:
+            parent = self.find_run(run.depends_on)
+            self.check_unchanged(parent, self.config_for(parent))
+        if self.status(run) == "done":
+            logger.info("%s has finished already: nothing to train", run_id)
+        self.train(run, in_process=True)
+        self.evaluate(run)
 
-    def train(self, run: Run) -> None:
+    def collect_results(self) -> List[Run]:
+        """
+        Score every finished run (on the test data too, if any) and write the results, training
+        nothing; returns the runs that have not finished.
+        """
+        if not self.output_dir.is_dir():
+            raise ConfigurationError(f"Nothing to collect: {self.output_dir} does not exist.")
+        for run in self.runs:
+            if self.status(run) == "done":
+                self.check_unchanged(run, self.config_for(run))
+                self.evaluate(run)
+        self.write_results()
+        return self.unfinished()
+
+    def write_results(self) -> Dict[str, Any]:
+        missing = [run.run_id for run in self.unfinished()]
+        return write_results(self.experiment, self.score_rows(), self.output_dir, missing)
+
+    def train(self, run: Run, in_process: bool = False) -> None:
+        """
+        Train `run` unless it has finished: in a child process that logs to `log_path(run)`
+        (one process a run, whatever the runs before it left behind), or `in_process`, logging
+        to this process's output (a process that trains one run only).
+        """
         status = self.status(run)
         if status == "done":
             return
         if run.depends_on is not None:
-            parent = next(r for r in self.runs if r.run_id == run.depends_on)
+            parent = self.find_run(run.depends_on)
             if self.status(parent) != "done":
                 raise RunFailed(f"{run.run_id} needs {parent.run_id}, which has not finished")
-        config = self.config_for(run)
         config_file = self.config_path(run)
-        config_file.write_text(json.dumps(config, indent=2))
+        self.write_config(run)
         directory = self.run_dir(run)
-        command = [
-            sys.executable,
-            "-m",
-            "allennlp",
-            "train",
-            str(config_file),
-            "-s",
-            str(directory),
-        ]
-        if status == "resume":
-            command.append("--recover")
-        elif directory.exists():
+        if status != "resume" and directory.exists():
             shutil.rmtree(directory)  # an attempt that died before its first checkpoint
         directory.parent.mkdir(parents=True, exist_ok=True)
         logger.info(
@@ -202,15 +279,33 @@ class ExperimentRunner:
             ", resuming" if status == "resume" else "",
         )
         start = time.time()
-        with open(self.log_path(run), "a", encoding="utf-8") as log:
-            log.write(f"\n$ {' '.join(command)}\n")
-            log.flush()
-            result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
-        if result.returncode != 0:
-            raise RunFailed(
-                f"Training {run.run_id} failed (exit code {result.returncode}); see {self.log_path(run)}. "
-                "Run the same command again to resume the experiment."
+        if in_process:
+            from allennlp.commands.train import train_model_from_file
+
+            train_model_from_file(
+                str(config_file), str(directory), recover=status == "resume", return_model=False
             )
+        else:
+            command = [
+                sys.executable,
+                "-m",
+                "allennlp",
+                "train",
+                str(config_file),
+                "-s",
+                str(directory),
+            ]
+            if status == "resume":
+                command.append("--recover")
+            with open(self.log_path(run), "a", encoding="utf-8") as log:
+                log.write(f"\n$ {' '.join(command)}\n")
+                log.flush()
+                result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
+            if result.returncode != 0:
+                raise RunFailed(
+                    f"Training {run.run_id} failed (exit code {result.returncode}); see "
+                    f"{self.log_path(run)}. Run the same command again to resume the experiment."
+                )
         logger.info("Finished %s in %.0fs", run.run_id, time.time() - start)
         if not self.keep_checkpoints:
             for pattern in CHECKPOINT_PATTERNS:
@@ -270,5 +365,6 @@ class ExperimentRunner:
                 )
         return rows
 
-    def collect(self) -> List[Dict[str, Any]]:
+    def score_rows(self) -> List[Dict[str, Any]]:
+        """The `scores` of every run, finished or not."""
         return [row for run in self.runs for row in self.scores(run)]

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from tests.conftest import FIXTURES, PROJECT_ROOT, TINY_ENVIRONMENT
+from tests.experiments.helpers import results_table
 
 EXPERIMENT = FIXTURES / "experiments" / "tiny.jsonnet"
 
@@ -70,21 +71,9 @@ def test_every_run_is_an_ordinary_allennlp_run(finished):
     )
 
 
-def _table(markdown, heading):
-    lines = markdown.split(f"## {heading}\n")[1].strip().splitlines()
-    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
-    rows = {}
-    for line in lines[2:]:
-        if not line.startswith("|"):
-            break
-        cells = [cell.strip().strip("*") for cell in line.strip("|").split("|")]
-        rows[cells[0]] = dict(zip(header[1:], cells[1:]))
-    return header, rows
-
-
 def test_results_table_matches_the_runs_own_metrics(finished):
     markdown = (finished / "results.md").read_text()
-    header, rows = _table(markdown, "dev")
+    header, rows = results_table(markdown, "dev")
     assert header == ["Method", "animal", "vehicle", "Average"]
     assert list(rows) == ["BERT (S)", "MFT (Full)"]
     for method, folder in (("BERT (S)", "bert_s"), ("MFT (Full)", "mft_full")):
@@ -97,7 +86,7 @@ def test_results_table_matches_the_runs_own_metrics(finished):
             scores.append(dev)
             assert rows[method][domain] == f"{dev:.1f}"
         assert rows[method]["Average"] == f"{sum(scores) / 2:.1f}"
-    _, test_rows = _table(markdown, "test")
+    _, test_rows = results_table(markdown, "test")
     metrics_file = next((finished / "bert_s/default/seed-13/animal").glob("test-metrics-*.json"))
     test = 100 * json.loads(metrics_file.read_text())["accuracy_animal"]
     assert test_rows["BERT (S)"]["animal"] == f"{test:.1f}"

@@ -66,7 +66,8 @@ def test_few_shot_sweep_samples_training_data_only(tmp_path):
         )
     )
     run = plan_runs(experiment)[0]
-    assert run.spec["train_sample"] == {"sample_fraction": 0.5}
+    # the run's seed also draws the sample (see test_run_configs.py)
+    assert run.spec["train_sample"] == {"sample_fraction": 0.5, "sample_seed": 1}
     assert run.run_id == "bert_s/sample_fraction=0.5/seed-1/animal"
 
 

@@ -1,0 +1,98 @@
+"""The AllenNLP configs the experiment runner builds for its runs (no training)."""
+import copy
+import json
+
+import pytest
+from allennlp.common import Params
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import DatasetReader
+
+from mft_plugin.experiments import ExperimentRunner, load_experiment
+from mft_plugin.models.meta_fine_tuning import TypicalitySection
+from tests.conftest import FIXTURES, PROJECT_ROOT
+
+EXPERIMENT = FIXTURES / "experiments" / "tiny.jsonnet"
+
+
+@pytest.fixture
+def runner_for(monkeypatch, tmp_path):
+    monkeypatch.setenv("MFT_TEST_FIXTURES", str(FIXTURES))
+
+    def build(overrides):
+        text = overrides if isinstance(overrides, str) else json.dumps(overrides)
+        experiment = load_experiment(str(EXPERIMENT), text)
+        return ExperimentRunner(experiment, tmp_path / "out")
+
+    return build
+
+
+def _config(runner, run_id):
+    return runner.config_for(next(run for run in runner.runs if run.run_id == run_id))
+
+
+def _instance_ids(reader_config, path):
+    reader = DatasetReader.from_params(Params(copy.deepcopy(reader_config)))
+    return [instance["metadata"]["instance_id"] for instance in reader.read(path)]
+
+
+def test_each_seed_trains_on_its_own_few_shot_sample(runner_for):
+    runner = runner_for({"few_shot": {"sample_fraction": 0.5}, "seeds": [13, 14]})
+    samples = {}
+    for seed in (13, 14):
+        config = _config(runner, f"bert_s/default/seed-{seed}/animal")
+        assert config["dataset_reader"]["sample_seed"] == seed
+        assert config["random_seed"] == seed
+        samples[seed] = _instance_ids(config["dataset_reader"], config["train_data_path"])
+        # dev is read whole: every animal pair of the fixture's dev file
+        validation = config["validation_dataset_reader"]
+        assert validation["sample_fraction"] is None and validation["sample_count"] is None
+        dev_lines = (FIXTURES / "data/taxonomy/dev/animal.tsv").read_text().strip().splitlines()
+        assert len(_instance_ids(validation, config["validation_data_path"])) == len(dev_lines)
+        stage1 = _config(runner, f"mft_full/default/seed-{seed}/stage1")
+        assert stage1["dataset_reader"]["sample_seed"] == seed
+    train_lines = (FIXTURES / "data/taxonomy/train/animal.tsv").read_text().strip().splitlines()
+    assert len(samples[13]) == len(samples[14]) == len(train_lines) // 2
+    assert set(samples[13]) != set(samples[14])
+
+
+def test_few_shot_sample_seed_given_in_the_experiment_is_kept_for_every_seed(runner_for):
+    runner = runner_for({"few_shot": {"sample_fraction": 0.5, "sample_seed": 7}, "seeds": [13, 14]})
+    for seed in (13, 14):
+        config = _config(runner, f"bert_s/default/seed-{seed}/animal")
+        assert config["dataset_reader"]["sample_seed"] == 7
+
+
+def test_kmeans_prototypes_are_seeded_by_the_run_seed(runner_for):
+    runner = runner_for({"stage1": {"prototypes_per_class": 2}, "seeds": [13, 14]})
+    for seed in (13, 14):
+        typicality = _config(runner, f"mft_full/default/seed-{seed}/stage1")["model"]["typicality"]
+        assert typicality == {"alpha": 0.5, "prototypes_per_class": 2, "seed": seed}
+        assert TypicalitySection(**typicality).seed == seed
+
+
+def test_configs_without_sampling_or_kmeans_carry_no_extra_seeds(runner_for):
+    """Runs that draw nothing keep the configs they had, so finished runs stay reusable."""
+    runner = runner_for({})
+    stage1 = _config(runner, "mft_full/default/seed-13/stage1")
+    assert stage1["model"]["typicality"] == {"alpha": 0.5}
+    assert "sample_seed" not in stage1["dataset_reader"]
+    assert "validation_dataset_reader" not in stage1
+
+
+def test_experiment_overrides_can_train_every_run_on_several_devices_of_one_node(
+    runner_for, monkeypatch
+):
+    monkeypatch.chdir(PROJECT_ROOT)  # the import resolves against the project folder
+    runner = runner_for(
+        "{overrides: (import 'training_configs/distributed.libsonnet').distributed([0, 1])}"
+    )
+    for run in runner.runs:
+        assert runner.config_for(run)["distributed"]["cuda_devices"] == [0, 1], run.run_id
+
+
+def test_experiment_refuses_runs_over_several_nodes(runner_for):
+    runner = runner_for({"overrides": {"distributed": {"cuda_devices": [0], "num_nodes": 2}}})
+    with pytest.raises(
+        ConfigurationError, match=r"tiny-taxonomy: the overrides set distributed.num_nodes = 2"
+    ):
+        _config(runner, "bert_s/default/seed-13/animal")
