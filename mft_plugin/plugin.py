@@ -19,6 +19,7 @@ compat.apply()
 from mft_plugin import data  # noqa: E402,F401
 from mft_plugin import metrics  # noqa: E402,F401
 from mft_plugin import models  # noqa: E402,F401
+from mft_plugin import optimizers  # noqa: E402,F401
 from mft_plugin import callbacks  # noqa: E402,F401
 from mft_plugin import predictors  # noqa: E402,F401
 from mft_plugin.commands import experiment, typicality_report  # noqa: E402,F401

@@ -48,13 +48,14 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
     },
   },
 
-  // BERT's fine-tuning recipe: AdamW with weight decay 0.01 except on biases and LayerNorm,
+  // BERT's fine-tuning recipe: AdamW (torch's, fused where torch has the kernel: see
+  // mft_plugin/optimizers.py) with weight decay 0.01 except on biases and LayerNorm,
   // linear warm-up over the first 10% of the steps, then linear decay.
   trainer(num_epochs, lr, callbacks=[]):: {
     num_epochs: num_epochs,
     validation_metric: '+accuracy',
     optimizer: {
-      type: 'huggingface_adamw',
+      type: 'mft_adamw',
       lr: lr,
       weight_decay: 0.01,
       parameter_groups: [[['bias', 'LayerNorm\\.weight', 'layer_norm\\.weight'], { weight_decay: 0.0 }]],
