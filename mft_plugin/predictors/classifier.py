@@ -12,7 +12,7 @@ input.jsonl` picks `mft_classifier` by itself, which takes its keys from the arc
 reader; a malformed line is reported with the file's own line number (see `input_lines`).
 """
 import json
-from typing import Dict, List, Tuple
+from typing import Dict, Iterator, List, Tuple
 
 import numpy
 from allennlp.common.util import JsonDict
@@ -45,6 +45,8 @@ class MultiDomainClassifierPredictor(Predictor):
 
     # Fixed by the task-specific subclasses; empty means "ask the dataset reader".
     fields: Tuple[str, ...] = ()
+    # Instances per forward pass (the configs' training batch size).
+    forward_batch_size: int = 32
 
     def __init__(self, model, dataset_reader, frozen: bool = True) -> None:
         super().__init__(model, dataset_reader, frozen)
@@ -98,18 +100,20 @@ class MultiDomainClassifierPredictor(Predictor):
 
     def predict_batch_instance(self, instances: List[Instance]) -> List[JsonDict]:
         """
+        Predicts `instances` in forward passes of at most `forward_batch_size`, each of inputs
+        of similar length (less padding, as in training), and returns the outputs in the
+        input's order: `allennlp predict --batch-size 512` sorts 512 inputs at a time.
+
         An input without a domain has no `domain` field, and AllenNLP's `Batch` refuses
-        instances with different fields; so a batch mixing inputs with and without a domain is
-        predicted as two batches, in the input's order. (A domain the model does not know keeps
-        its field, indexed as "no domain".)
+        instances with different fields, so inputs with and without a domain go into separate
+        passes. (A domain the model does not know keeps its field, indexed as "no domain".)
         """
-        groups: Dict[bool, List[int]] = {True: [], False: []}  # has a domain field -> indexes
-        for index, instance in enumerate(instances):
-            groups["domain" in instance.fields].append(index)
-        if not all(groups.values()):
-            return super().predict_batch_instance(instances)
+        order = sorted(
+            range(len(instances)),
+            key=lambda index: ("domain" in instances[index].fields, _length(instances[index])),
+        )
         outputs: List[JsonDict] = [{}] * len(instances)
-        for indices in groups.values():
+        for indices in _forward_batches(order, instances, self.forward_batch_size):
             group = super().predict_batch_instance([instances[index] for index in indices])
             for index, output in zip(indices, group):
                 outputs[index] = output
@@ -122,6 +126,27 @@ class MultiDomainClassifierPredictor(Predictor):
         label = numpy.argmax(outputs["probs"])
         new_instance.add_field("label", LabelField(int(label), skip_indexing=True))
         return [new_instance]
+
+
+def _length(instance: Instance) -> int:
+    return len(instance["tokens"])  # type: ignore[arg-type]
+
+
+def _forward_batches(
+    order: List[int], instances: List[Instance], size: int
+) -> Iterator[List[int]]:
+    """Consecutive runs of `order` of at most `size`, none mixing domain and no domain."""
+    batch: List[int] = []
+    for index in order:
+        if batch and (
+            len(batch) == size
+            or ("domain" in instances[batch[0]].fields) != ("domain" in instances[index].fields)
+        ):
+            yield batch
+            batch = []
+        batch.append(index)
+    if batch:
+        yield batch
 
 
 @Predictor.register("mft_nli")

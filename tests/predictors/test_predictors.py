@@ -97,6 +97,38 @@ def test_a_batch_mixing_known_and_unknown_domains(archives):
     ]
 
 
+def test_a_batch_runs_in_forward_passes_of_similar_length_and_keeps_its_order(
+    archives, monkeypatch
+):
+    predictor = Predictor.from_path(archives["taxonomy"])
+    monkeypatch.setattr(predictor, "forward_batch_size", 2)
+    pairs = [
+        {"hyponym": "very small domestic long haired cat", "hypernym": "cat", "domain": "animal"},
+        {"hyponym": "ox", "hypernym": "animal", "domain": "animal"},
+        {"hyponym": "steam powered paddle wheel boat", "hypernym": "boat"},
+        {"hyponym": "car", "hypernym": "vehicle"},
+        {"hyponym": "big cat", "hypernym": "animal", "domain": "animal"},
+    ]
+    one_by_one = [predictor.predict_json(pair)["probs"] for pair in pairs]
+    passes = []
+    forward = predictor._model.forward_on_instances
+    monkeypatch.setattr(
+        predictor._model,
+        "forward_on_instances",
+        lambda instances: passes.append([len(i["tokens"]) for i in instances])
+        or forward(instances),
+    )
+    batch = predictor.predict_batch_json(pairs)
+    assert [output["probs"] for output in batch] == [pytest.approx(p, abs=1e-5) for p in one_by_one]
+    lengths = [len(predictor._json_to_instance(pair)["tokens"]) for pair in pairs]
+    # no domain first (shortest first), then the domain's three: sorted, two at a time
+    assert passes == [
+        sorted(lengths[2:4]),
+        sorted([lengths[0], lengths[1], lengths[4]])[:2],
+        sorted([lengths[0], lengths[1], lengths[4]])[2:],
+    ]
+
+
 @pytest.mark.parametrize(
     "task, name", [("taxonomy", "mft_term_pairs"), ("reviews", "mft_reviews"), ("nli", "mft_nli")]
 )
