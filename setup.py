@@ -57,7 +57,16 @@ setup(
         "psutil",
     ],
     extras_require={
-        "dev": ["pytest", "pytest-xdist", "black==22.12.0", "flake8"],
+        # accelerate: transformers.Trainer needs it from 4.27 on (the speed benchmark's
+        # baseline). Not on Python 3.10: transformers 4.20 imports any accelerate it finds, and
+        # the ones that fit the default stack need a newer huggingface-hub than 4.20's.
+        "dev": [
+            "pytest",
+            "pytest-xdist",
+            "black==22.12.0",
+            "flake8",
+            'accelerate; python_version >= "3.11"',
+        ],
     },
     entry_points={
         "console_scripts": [

@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,11 +20,16 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure_in_subprocess(script: str, *arguments: str) -> Dict[str, Any]:
-    """Run `script --worker RESULT_FILE ARGUMENTS...` and return what it wrote to RESULT_FILE."""
+def measure_in_subprocess(
+    script: str, *arguments: str, python: Optional[str] = None
+) -> Dict[str, Any]:
+    """
+    Run `script --worker RESULT_FILE ARGUMENTS...` with `python` (default: this interpreter,
+    e.g. another stack's virtual environment) and return what it wrote to RESULT_FILE.
+    """
     with tempfile.NamedTemporaryFile(suffix=".json") as result_file:
         subprocess.run(
-            [sys.executable, script, "--worker", result_file.name, *arguments],
+            [python or sys.executable, script, "--worker", result_file.name, *arguments],
             cwd=PROJECT_ROOT,
             check=True,
         )

@@ -4,23 +4,30 @@ data, max length (128), batch size (32), learning rate and epochs, each in a fre
 
 Training throughput (instances per second of training, validation excluded) and peak RSS:
 - HuggingFace `transformers.Trainer` with `AutoModelForSequenceClassification` and
-  `DataCollatorWithPadding` (random batches padded to their longest member; the default), and
-  the same with `group_by_length=True`;
+  `DataCollatorWithPadding`: random batches padded to their longest member (the default), with
+  `group_by_length=True` (batches of similar length: the baseline of the target), and that with
+  `optim="adamw_torch_fused"` as well (for reference: what a tuned Trainer gets);
 - this plugin's plain fine-tuning, `allennlp train training_configs/<task>/bert_mix.jsonnet`
   (length-bucketed batches);
-- this plugin's stage-1 MFT, `mft_full.jsonnet`, its prototype pass counted in its time.
-Prediction throughput over the same inputs (`--predict` of them, in file order), the two
+- this plugin's stage-1 MFT, `mft_full.jsonnet`, its prototype pass counted in its time;
+- with `--classic-python` (default: `.venv-classic/bin/python` when it exists), the plugin's
+  plain fine-tuning again on the classic stack (AllenNLP's own pins), for the stack ratio.
+Prediction throughput over the same inputs (`--predict` of them, in file order), the sides
 alternating `--predict-repeats` times, each side's median run reported:
-- `allennlp predict` (its `_PredictManager`, batch 32) on the plain model's archive;
-- a plain HuggingFace loop: tokenizer, padded batch of 32, forward without gradients, softmax,
-  a JSON line out.
+- `allennlp predict --batch-size 256` (its `_PredictManager`) on the plain model's archive: the
+  predictor sorts each 256 inputs by length and runs the model 32 at a time;
+- a plain HuggingFace loop: tokenizer, padded batch of 32 in file order, forward without
+  gradients, softmax, a JSON line out;
+- the same `allennlp predict` on the classic stack (its own archive of the same training run).
 
-Targets: plain fine-tuning >= 1.2x the Trainer's throughput, MFT >= 1.15x, predict >= 1.0x.
+Targets: plain fine-tuning >= 1.1x the Trainer with `group_by_length`, predict >= 1.1x the
+HuggingFace loop, and the default stack >= 1.2x the classic stack in training and in predict.
 
     python benchmarks/speed_vs_transformers.py --task nli            # float32, as both default
     python benchmarks/speed_vs_transformers.py --task nli --bf16     # both under bf16 autocast
 """
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -38,7 +45,8 @@ from common import (  # noqa: E402
     verdict,
 )
 
-TARGETS = {"train": 1.2, "mft": 1.15, "predict": 1.0}
+TARGETS = {"train": 1.1, "predict": 1.1, "stack_train": 1.2, "stack_predict": 1.2}
+PREDICT_BATCH = 256  # inputs handed to the predictor at a time; it runs the model 32 at a time
 TASK_FILES = {
     "nli": ("mnli/train.jsonl", "mnli/dev.jsonl"),
     "reviews": ("amazon/train", "amazon/dev"),
@@ -62,7 +70,7 @@ def _data_path(task: str, split: int) -> str:
 
 # --------------------------------------------------------------------------------------------
 # Workers (each in its own process)
-def hf_train(result_file, task, sample_count, epochs, bf16, group_by_length):
+def hf_train(result_file, task, sample_count, epochs, bf16, group_by_length, optimizer):
     import torch
     from transformers import (
         AutoModelForSequenceClassification,
@@ -82,6 +90,12 @@ def hf_train(result_file, task, sample_count, epochs, bf16, group_by_length):
     ]
     torch.manual_seed(13)
     model = AutoModelForSequenceClassification.from_pretrained(encoder, num_labels=len(labels))
+    # Keyword names that changed between transformers 4.20 and 4.49.
+    accepted = inspect.signature(TrainingArguments).parameters
+    cpu_only = {"use_cpu": True} if "use_cpu" in accepted else {"no_cuda": True}
+    no_evaluation = (
+        {"eval_strategy": "no"} if "eval_strategy" in accepted else {"evaluation_strategy": "no"}
+    )
     with tempfile.TemporaryDirectory() as output_dir:
         arguments = TrainingArguments(
             output_dir=output_dir,
@@ -91,15 +105,16 @@ def hf_train(result_file, task, sample_count, epochs, bf16, group_by_length):
             weight_decay=0.01,
             warmup_ratio=0.1,
             max_grad_norm=1.0,
-            no_cuda=True,
             bf16=bf16 == "true",
             group_by_length=group_by_length == "true",
-            evaluation_strategy="no",
+            optim=optimizer,
             save_strategy="no",
             logging_strategy="no",
             report_to=[],
             disable_tqdm=True,
             seed=13,
+            **cpu_only,
+            **no_evaluation,
         )
         trainer = Trainer(
             model=model,
@@ -138,6 +153,7 @@ def ours_train(result_file, task, sample_count, epochs, bf16, config, archive_di
         instances=measurements["instances"],
         seconds=sum(epoch_seconds(measurements)) + prototype_seconds,
         prototype_seconds=prototype_seconds,
+        stack=stack_description(),
     )
 
 
@@ -149,7 +165,7 @@ def ours_predict(result_file, archive, inputs, bf16):
 
     predictor = Predictor.from_path(archive, overrides=json.dumps({"model.bf16": bf16 == "true"}))
     with tempfile.NamedTemporaryFile(suffix=".jsonl") as output:
-        manager = _PredictManager(predictor, inputs, output.name, 32, False, False)
+        manager = _PredictManager(predictor, inputs, output.name, PREDICT_BATCH, False, False)
         start = time.perf_counter()
         manager.run()
         seconds = time.perf_counter() - start
@@ -188,6 +204,18 @@ def hf_predict(result_file, task, inputs, bf16, labels_json):
                 label = labels[max(range(len(row)), key=row.__getitem__)]
                 output.write(json.dumps({**example, "label": label, "probs": row}) + "\n")
     _write(result_file, instances=len(lines), seconds=time.perf_counter() - start)
+
+
+def stack_description() -> str:
+    import platform
+
+    import torch
+    import transformers
+
+    return (
+        f"Python {platform.python_version()}, torch {torch.__version__}, "
+        f"transformers {transformers.__version__}"
+    )
 
 
 def _int(value):
@@ -245,6 +273,12 @@ def main() -> None:
         help="alternating runs of each predict side; the median run is reported",
     )
     parser.add_argument("--bf16", action="store_true", help="both sides under bfloat16 autocast")
+    default_classic = PROJECT_ROOT / ".venv-classic" / "bin" / "python"
+    parser.add_argument(
+        "--classic-python",
+        default=str(default_classic) if default_classic.exists() else None,
+        help="the classic stack's Python (`make install STACK=classic`); '' to skip",
+    )
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     import mft_plugin.plugin  # noqa: F401  (fills in MFT_ENCODER and MFT_DATA_DIR)
@@ -256,68 +290,105 @@ def main() -> None:
 
     bf16 = "true" if args.bf16 else "false"
     common = (args.task, str(args.sample_count or 0), str(args.epochs), bf16)
+    classic = args.classic_python or None
     results = {}
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        results["trainer"] = measure_in_subprocess(__file__, "hf_train", *common, "false")
-        results["trainer_grouped"] = measure_in_subprocess(__file__, "hf_train", *common, "true")
+        for key, grouped, optimizer in (
+            ("trainer", "false", "adamw_torch"),
+            ("trainer_grouped", "true", "adamw_torch"),
+            ("trainer_grouped_fused", "true", "adamw_torch_fused"),
+        ):
+            results[key] = measure_in_subprocess(__file__, "hf_train", *common, grouped, optimizer)
         results["plain"] = measure_in_subprocess(
             __file__, "ours_train", *common, "bert_mix.jsonnet", str(scratch / "plain")
         )
         results["mft"] = measure_in_subprocess(
             __file__, "ours_train", *common, "mft_full.jsonnet", str(scratch / "mft")
         )
+        if classic:
+            results["classic_plain"] = measure_in_subprocess(
+                __file__,
+                "ours_train",
+                *common,
+                "bert_mix.jsonnet",
+                str(scratch / "classic"),
+                python=classic,
+            )
         inputs = scratch / "inputs.jsonl"
         labels = prediction_inputs(args.task, args.predict, inputs)
         # Prediction takes seconds, so one run of each is at the mercy of the machine's noise:
         # alternate them and keep each side's median run.
-        predict_arguments = {  # worker name -> its arguments
-            "hf_predict": (args.task, str(inputs), bf16, json.dumps(labels)),
-            "ours_predict": (str(scratch / "plain" / "model.tar.gz"), str(inputs), bf16),
+        predict_sides = {  # side -> (worker, its arguments, python)
+            "hf_predict": ("hf_predict", (args.task, str(inputs), bf16, json.dumps(labels)), None),
+            "ours_predict": (
+                "ours_predict",
+                (str(scratch / "plain" / "model.tar.gz"), str(inputs), bf16),
+                None,
+            ),
         }
-        predict_runs = {worker: [] for worker in predict_arguments}
+        if classic:
+            predict_sides["classic_predict"] = (
+                "ours_predict",
+                (str(scratch / "classic" / "model.tar.gz"), str(inputs), bf16),
+                classic,
+            )
+        predict_runs = {side: [] for side in predict_sides}
         for _ in range(args.predict_repeats):
-            for worker, arguments in predict_arguments.items():
-                predict_runs[worker].append(measure_in_subprocess(__file__, worker, *arguments))
-        for key, runs in predict_runs.items():
-            results[key] = median_run(runs)
+            for side, (worker, arguments, python) in predict_sides.items():
+                predict_runs[side].append(
+                    measure_in_subprocess(__file__, worker, *arguments, python=python)
+                )
+        for side, runs in predict_runs.items():
+            results[side] = median_run(runs)
 
     print(
-        f"task {args.task}, {results['plain']['instances']} training instances x {args.epochs} epoch(s), "
-        f"batch 32, max length 128, {'bf16 autocast' if args.bf16 else 'float32'}, "
-        f"encoder {os.environ['MFT_ENCODER']}, torch threads {os.environ.get('OMP_NUM_THREADS', 'default')}"
+        f"task {args.task}, {results['plain']['instances']} training instances x {args.epochs} "
+        f"epoch(s), batch 32, max length 128, {'bf16 autocast' if args.bf16 else 'float32'}, "
+        f"encoder {os.environ['MFT_ENCODER']}, torch threads "
+        f"{os.environ.get('OMP_NUM_THREADS', 'default')}"
     )
+    for side in ("plain", "classic_plain"):
+        if side in results:
+            print(f"{side}: {results[side]['stack']}")
     rows = [
         ("transformers.Trainer", "trainer"),
         ("transformers.Trainer, group_by_length", "trainer_grouped"),
+        ("  the same with adamw_torch_fused", "trainer_grouped_fused"),
         ("mft-plugin plain fine-tuning", "plain"),
         ("mft-plugin MFT stage 1 (with prototypes)", "mft"),
+        ("mft-plugin plain fine-tuning, classic stack", "classic_plain"),
         ("HuggingFace forward loop (predict)", "hf_predict"),
         ("allennlp predict", "ours_predict"),
+        ("allennlp predict, classic stack", "classic_predict"),
     ]
-    print(f"{'':44s} {'inst/s':>8s} {'seconds':>8s} {'peak RSS MB':>12s}")
+    print(f"{'':46s} {'inst/s':>8s} {'seconds':>8s} {'peak RSS MB':>12s}")
     for label, key in rows:
-        r = results[key]
-        print(f"{label:44s} {r['per_second']:8.1f} {r['seconds']:8.1f} {r['peak_rss_mb']:12.0f}")
-    base = results["trainer"]["per_second"]
-    ratios = {
-        "train": results["plain"]["per_second"] / base,
-        "mft": results["mft"]["per_second"] / base,
-        "predict": results["ours_predict"]["per_second"] / results["hf_predict"]["per_second"],
-    }
-    for key, label in (
-        ("train", "plain fine-tuning / Trainer"),
-        ("mft", "MFT stage 1 / Trainer"),
-        ("predict", "allennlp predict / HuggingFace loop"),
-    ):
-        print(f"{label:37s} {ratios[key]:.2f}x  {verdict(ratios[key], TARGETS[key], True)}")
-    for key, label in (("hf_predict", "HuggingFace loop"), ("ours_predict", "allennlp predict")):
-        speeds = ", ".join(f"{r['per_second']:.1f}" for r in predict_runs[key])
-        print(f"{label} inst/s over {args.predict_repeats} alternating runs: {speeds}")
-    grouped = results["plain"]["per_second"] / results["trainer_grouped"]["per_second"]
-    print(f"plain fine-tuning / Trainer with group_by_length: {grouped:.2f}x")
-    rss = results["plain"]["peak_rss_mb"] / results["trainer"]["peak_rss_mb"]
-    print(f"peak RSS, plain fine-tuning / Trainer: {rss:.2f}x")
+        if key in results:
+            r = results[key]
+            print(
+                f"{label:46s} {r['per_second']:8.1f} {r['seconds']:8.1f} {r['peak_rss_mb']:12.0f}"
+            )
+    speed = {key: result["per_second"] for key, result in results.items()}
+    ratios = [
+        ("plain fine-tuning / Trainer, group_by_length", "plain", "trainer_grouped", "train"),
+        ("allennlp predict / HuggingFace loop", "ours_predict", "hf_predict", "predict"),
+        ("training, default / classic stack", "plain", "classic_plain", "stack_train"),
+        ("predict, default / classic stack", "ours_predict", "classic_predict", "stack_predict"),
+        ("plain fine-tuning / Trainer", "plain", "trainer", None),
+        ("plain fine-tuning / Trainer, grouped, fused", "plain", "trainer_grouped_fused", None),
+        ("MFT stage 1 / Trainer, group_by_length", "mft", "trainer_grouped", None),
+    ]
+    for label, numerator, denominator, target in ratios:
+        if numerator in speed and denominator in speed:
+            ratio = speed[numerator] / speed[denominator]
+            judged = verdict(ratio, TARGETS[target], True) if target else "(for reference)"
+            print(f"{label:46s} {ratio:.2f}x  {judged}")
+    for side, runs in predict_runs.items():
+        speeds = ", ".join(f"{r['per_second']:.1f}" for r in runs)
+        print(f"{side} inst/s over {args.predict_repeats} alternating runs: {speeds}")
+    rss = results["plain"]["peak_rss_mb"] / results["trainer_grouped"]["peak_rss_mb"]
+    print(f"peak RSS, plain fine-tuning / Trainer with group_by_length: {rss:.2f}x")
 
 
 if __name__ == "__main__":
