@@ -17,6 +17,7 @@ always wins.
 | `MFT_BF16`         | `false`                                  | `true`: encoder in bfloat16 autocast     |
 | `MFT_DOMAIN`       | (empty)                                  | domain of a single-domain run            |
 | `MFT_STAGE1`       | (empty)                                  | stage-1 `model.tar.gz` of a stage-2 run  |
+| `MFT_KEEP_EPOCH`   | `last`                                   | epoch a run keeps: `last` or `best`      |
 """
 import os
 from pathlib import Path
@@ -61,6 +62,8 @@ def environment_defaults() -> Dict[str, str]:
         # Single-domain runs (bert_s.jsonnet, stage2.jsonnet) name their domain and archive here.
         "MFT_DOMAIN": "",
         "MFT_STAGE1": "",
+        # The model a run keeps: its last epoch (the scoring rule), or the best on dev.
+        "MFT_KEEP_EPOCH": "last",
     }
 
 

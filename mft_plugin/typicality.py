@@ -18,6 +18,7 @@ import torch.nn.functional as F
 EMBEDDINGS = ("mean", "unmasked_mean", "pooler")
 OTHER_DOMAIN_TERMS = ("mean_of_cosines", "cosine_to_mean")
 GRANULARITIES = ("domain_class", "domain")
+RESCALINGS = (None, "mean_one")
 
 
 class TypicalityConfig:
@@ -48,6 +49,10 @@ class TypicalityConfig:
         Prototypes per (domain, class) as in the paper, or per `"domain"` only (EasyNLP).
     seed : `int`, optional (default = `13`)
         Seed of k-means when J > 1.
+    rescale : `str`, optional (default = `None`)
+        The scores as eq. 2 gives them (`None`, the paper), or `"mean_one"`: negatives clipped
+        to 0 and every score divided by the training set's mean, so that L_TLC keeps the scale
+        of the plain loss whatever the encoder's cosines are (`rescale_to_mean_one`).
     """
 
     def __init__(
@@ -59,6 +64,7 @@ class TypicalityConfig:
         other_domains: str = "mean_of_cosines",
         granularity: str = "domain_class",
         seed: int = 13,
+        rescale: Optional[str] = None,
     ) -> None:
         if not 0.0 < alpha < 1.0:
             raise ValueError(f"typicality.alpha must lie in (0, 1), got {alpha}.")
@@ -72,6 +78,7 @@ class TypicalityConfig:
             ("embedding", embedding, EMBEDDINGS),
             ("other_domains", other_domains, OTHER_DOMAIN_TERMS),
             ("granularity", granularity, GRANULARITIES),
+            ("rescale", rescale, RESCALINGS),
         ):
             if value not in allowed:
                 raise ValueError(f"typicality.{key} must be one of {allowed}, got {value!r}.")
@@ -87,6 +94,7 @@ class TypicalityConfig:
         self.other_domains = other_domains
         self.granularity = granularity
         self.seed = seed
+        self.rescale = rescale
 
 
 def mean_pool_without_cls(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -289,3 +297,20 @@ def compute_typicality(
         )
     present = present_groups[:, classes.long()].transpose(0, 1)  # (N, K)
     return typicality_scores(similarities, domains, present, config.alpha)
+
+
+def rescale_to_mean_one(scores: torch.Tensor) -> torch.Tensor:
+    """
+    t_i' = max(t_i, 0) / mean_j max(t_j, 0), over the whole training set.
+
+    Not in the paper: eq. 2's cosines depend on the encoder's geometry (with the offline
+    MiniLM they average about 0.2 on MNLI and some are negative), so L_TLC of eq. 3 is the plain
+    loss scaled by that average, and a negative score would push an instance's label away.
+    Clipped and rescaled, the weights keep their order and relative sizes, their mean is 1, and
+    L_TLC has the scale of the plain cross-entropy. All scores <= 0 leave every weight at 1.
+    """
+    clipped = scores.clamp(min=0.0)
+    mean = clipped.mean()
+    if mean <= 0:
+        return torch.ones_like(scores)
+    return clipped / mean

@@ -25,6 +25,7 @@ TINY_ENVIRONMENT = {
     "MFT_BF16": "false",
     "MFT_DOMAIN": "",
     "MFT_STAGE1": "",
+    "MFT_KEEP_EPOCH": "last",
 }
 CONFIGS = PROJECT_ROOT / "training_configs"
 

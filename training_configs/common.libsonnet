@@ -9,6 +9,8 @@
 //   MFT_BF16         "true": run the encoder under bfloat16 autocast (default: false)
 //   MFT_DOMAIN       the domain of a single-domain run (bert_s, stage2)
 //   MFT_STAGE1       the stage-1 model.tar.gz a stage-2 run starts from
+//   MFT_KEEP_EPOCH   "last" (default): a run keeps (archives) its last epoch; "best": the
+//                    epoch with the best validation accuracy, AllenNLP's default
 local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
 
 {
@@ -18,6 +20,7 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
   bf16:: std.asciiLower(std.extVar('MFT_BF16')) == 'true',
   domain:: std.extVar('MFT_DOMAIN'),
   stage1_archive:: std.extVar('MFT_STAGE1'),
+  keep_epoch:: std.extVar('MFT_KEEP_EPOCH'),
   skip_layers:: if skip_layers_setting == 'auto' then null
                 else std.map(std.parseInt, std.split(skip_layers_setting, ',')),
 
@@ -51,22 +54,27 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
   // BERT's fine-tuning recipe: AdamW (torch's, fused where torch has the kernel: see
   // mft_plugin/optimizers.py) with weight decay 0.01 except on biases and LayerNorm,
   // linear warm-up over the first 10% of the steps, then linear decay.
-  trainer(num_epochs, lr, callbacks=[]):: {
-    num_epochs: num_epochs,
-    validation_metric: '+accuracy',
-    optimizer: {
-      type: 'mft_adamw',
-      lr: lr,
-      weight_decay: 0.01,
-      parameter_groups: [[['bias', 'LayerNorm\\.weight', 'layer_norm\\.weight'], { weight_decay: 0.0 }]],
+  // The model a run keeps: its last epoch (Algorithm 1 stops after a fixed number of
+  // iterations, and every method is scored alike, at its last epoch), or with keep='best' the
+  // epoch of the best validation accuracy.
+  trainer(num_epochs, lr, callbacks=[], keep=$.keep_epoch)::
+    assert std.member(['last', 'best'], keep) : 'keep (MFT_KEEP_EPOCH) must be last or best, not ' + keep;
+    {
+      num_epochs: num_epochs,
+      validation_metric: '+accuracy',
+      optimizer: {
+        type: 'mft_adamw',
+        lr: lr,
+        weight_decay: 0.01,
+        parameter_groups: [[['bias', 'LayerNorm\\.weight', 'layer_norm\\.weight'], { weight_decay: 0.0 }]],
+      },
+      learning_rate_scheduler: { type: 'slanted_triangular', cut_frac: 0.1 },
+      grad_norm: 1.0,
+      // Mid-epoch checkpoints, so that an interrupted run resumes with --recover (counted in
+      // batches: AllenNLP refuses time-based checkpoints in distributed training).
+      checkpointer: { save_every_num_batches: 200 },
+      callbacks: callbacks + (if keep == 'last' then [{ type: 'mft_keep_last_epoch' }] else []),
     },
-    learning_rate_scheduler: { type: 'slanted_triangular', cut_frac: 0.1 },
-    grad_norm: 1.0,
-    // Mid-epoch checkpoints, so that an interrupted run resumes with --recover (counted in
-    // batches: AllenNLP refuses time-based checkpoints in distributed training).
-    checkpointer: { save_every_num_batches: 200 },
-    callbacks: callbacks,
-  },
 
   seeds:: { random_seed: $.seed, numpy_seed: $.seed, pytorch_seed: $.seed },
 

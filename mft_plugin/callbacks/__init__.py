@@ -1,2 +1,3 @@
 from mft_plugin.callbacks.prototypes import PrototypeCallback
 from mft_plugin.callbacks.progress import TrainingProgressCallback
+from mft_plugin.callbacks.last_epoch import KeepLastEpochCallback

@@ -20,7 +20,12 @@ from allennlp.training.callbacks.callback import TrainerCallback
 
 from mft_plugin.data.domain_field import NO_DOMAIN
 from mft_plugin.models.meta_fine_tuning import MetaFineTuning
-from mft_plugin.typicality import class_prototypes, compute_typicality, prototype_sums_and_counts
+from mft_plugin.typicality import (
+    class_prototypes,
+    compute_typicality,
+    prototype_sums_and_counts,
+    rescale_to_mean_one,
+)
 
 if TYPE_CHECKING:
     from allennlp.training.gradient_descent_trainer import GradientDescentTrainer
@@ -139,6 +144,10 @@ class PrototypeCallback(TrainerCallback):
             for instance, domain, label, score in zip(instances, domains, labels, scores)
         ]
         records = _interleave(_gather(records)) if _distributed() else records
+        if config.rescale == "mean_one":  # over the whole training set, so after gathering
+            raw = torch.tensor([record["typicality"] for record in records], dtype=torch.float64)
+            for record, score in zip(records, rescale_to_mean_one(raw).tolist()):
+                record["typicality_raw"], record["typicality"] = record["typicality"], score
         summary = prototype_summary(records, sums, counts, model, config)
         summary["seconds"] = round(time.perf_counter() - start, 2)
         logger.info(

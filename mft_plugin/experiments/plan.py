@@ -14,6 +14,8 @@ An experiment file (jsonnet) looks like this; every key but `task`, `domains`, `
       methods: ['bert_s', 'bert_mix', 'bert_mtl', 'bert_adv', 'mft_dc', 'mft_tw', 'mft_full'],
       seeds: [13, 14, 15],
       metric: 'accuracy',
+      checkpoint: 'last',                      // the model a run keeps and is scored by: its
+                                               // 'last' epoch, or the 'best' on dev
       bf16: false,                             // encoder under bfloat16 autocast (fast on CPUs
                                                // with AVX512-BF16)
       reader: { max_length: 128 },             // options of the task's reader
@@ -65,6 +67,9 @@ METHODS: Dict[str, Dict[str, Any]] = {
     "mft_full": {"display": "MFT (Full)", "stage1": "mft", "variant": "full"},
 }
 TASKS = ("nli", "reviews", "taxonomy")
+# The model a run keeps and is scored by: every method at its last epoch (the default: no
+# method picks its epoch on dev), or each at the epoch of its best validation metric.
+CHECKPOINTS = ("last", "best")
 DEFAULT_STAGE1 = {
     "epochs": 1,
     "lr": 2e-5,
@@ -86,6 +91,7 @@ TOP_LEVEL_KEYS = {
     "methods",
     "seeds",
     "metric",
+    "checkpoint",
     "bf16",
     "reader",
     "few_shot",
@@ -116,6 +122,7 @@ class Experiment:
     methods: List[str]
     seeds: List[int]
     metric: str
+    checkpoint: str
     bf16: bool
     reader: Dict[str, Any]
     few_shot: Dict[str, Any]
@@ -193,6 +200,11 @@ def load_experiment(path: str, overrides: str = "", test_data: Optional[str] = N
             )
         if not sweep.get("values"):
             raise ConfigurationError(f"{path}: sweep.values must list at least one value")
+    checkpoint = raw.get("checkpoint", "last")
+    if checkpoint not in CHECKPOINTS:
+        raise ConfigurationError(
+            f"{path}: checkpoint must be one of {CHECKPOINTS}, got {checkpoint!r}"
+        )
     encoder = raw.get("encoder") or os.environ.get("MFT_ENCODER")
     if not encoder:
         raise ConfigurationError(f"{path}: no encoder (set the key `encoder` or MFT_ENCODER)")
@@ -205,6 +217,7 @@ def load_experiment(path: str, overrides: str = "", test_data: Optional[str] = N
         methods=list(raw["methods"]),
         seeds=list(seeds),
         metric=raw.get("metric", "accuracy"),
+        checkpoint=checkpoint,
         bf16=bool(raw.get("bf16", False)),
         reader=dict(raw.get("reader", {})),
         few_shot=dict(raw.get("few_shot", {})),

@@ -11,6 +11,17 @@ from typing import Any, Dict, List, Optional
 from mft_plugin.experiments.plan import METHODS, Experiment, sweep_slug
 
 SPLITS = ("dev", "test")
+SCORING_RULES = {
+    "last": (
+        "Scoring rule: every run, pooled (BERT (Mix)) or per domain (BERT (S), every stage 2), "
+        "is scored at its last epoch, and stage 1 hands its last epoch to stage 2; no method "
+        "selects an epoch on dev. Test figures are those of the same (last-epoch) model."
+    ),
+    "best": (
+        "Scoring rule: each run at the epoch of its best dev accuracy (pooled accuracy for BERT "
+        "(Mix), the domain's own for per-domain runs), as AllenNLP keeps it."
+    ),
+}
 
 
 def summarise(experiment: Experiment, rows: List[Dict[str, Any]]) -> Dict[str, Any]:
@@ -86,6 +97,7 @@ def markdown(
         f"Task `{experiment.task}`, {experiment.metric} (%) {over}; "
         "best mean of each column in bold."
     )
+    lines += ["", SCORING_RULES[experiment.checkpoint]]
     if missing:
         listed = ", ".join(f"`{run_id}`" for run_id in missing)
         lines += ["", f"Runs not finished ({len(missing)}): {listed}"]
@@ -209,6 +221,8 @@ def write_results(
             "methods": experiment.methods,
             "seeds": experiment.seeds,
             "metric": experiment.metric,
+            "checkpoint": experiment.checkpoint,
+            "scoring_rule": SCORING_RULES[experiment.checkpoint],
             "bf16": experiment.bf16,
             "data": experiment.data,
             "encoder": experiment.encoder,

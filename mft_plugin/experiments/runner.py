@@ -97,6 +97,7 @@ class ExperimentRunner:
             "MFT_BF16": "true" if self.experiment.bf16 else "false",
             "MFT_DOMAIN": run.domain or "",
             "MFT_STAGE1": spec["stage1_archive"] or "",
+            "MFT_KEEP_EPOCH": self.experiment.checkpoint,
         }
         config = json.loads(
             _jsonnet.evaluate_snippet(
@@ -334,20 +335,33 @@ class ExperimentRunner:
         path.write_text(json.dumps(metrics, indent=2))
 
     def scores(self, run: Run) -> List[Dict[str, Any]]:
-        """The metric of each domain a finished evaluation run covers, on dev (and test)."""
+        """
+        The metric of each domain a finished evaluation run covers, on dev (and test), by the
+        experiment's scoring rule: the kept epoch's dev figures (`checkpoint: last`, the last
+        epoch's `validation_*`; `best`, AllenNLP's `best_validation_*`), and the test figures of
+        the kept model. `dev_best_epoch`, each run's best epoch on dev, is kept for reference.
+        """
         if run.is_stage1 or self.status(run) != "done":
             return []
         metric = self.experiment.metric
-        trained = json.loads((self.run_dir(run) / "metrics.json").read_text())
+        metrics_file = self.run_dir(run) / "metrics.json"
+        trained = json.loads(metrics_file.read_text())
+        scored = "validation" if self.experiment.checkpoint == "last" else "best_validation"
+        if self.experiment.checkpoint == "last" and "kept_epoch" not in trained:
+            raise ConfigurationError(
+                f"{metrics_file} has no kept_epoch: the run kept its best epoch, but the "
+                "experiment scores the last (checkpoint: last). Delete the run folder to train it "
+                "again, or set checkpoint: 'best'."
+            )
         test_path = self.test_metrics_path(run)
         tested = json.loads(test_path.read_text()) if test_path and test_path.is_file() else {}
         domains = [run.domain] if run.domain else self.experiment.domains
         rows = []
         for domain in domains:
-            dev = trained.get(f"best_validation_{metric}_{domain}")
+            dev = trained.get(f"{scored}_{metric}_{domain}")
             if dev is None:
                 raise ConfigurationError(
-                    f"{self.run_dir(run) / 'metrics.json'} has no best_validation_{metric}_{domain}; "
+                    f"{metrics_file} has no {scored}_{metric}_{domain}; "
                     f"is {domain!r} a domain of the dev data?"
                 )
             test = tested.get(f"{metric}_{domain}")
@@ -360,6 +374,8 @@ class ExperimentRunner:
                         "sweep_value": value,
                         "dev": dev,
                         "test": test,
+                        "epoch": trained.get("kept_epoch", trained.get("best_epoch")),
+                        "dev_best_epoch": trained.get(f"best_validation_{metric}_{domain}"),
                         "run": run.run_id,
                     }
                 )

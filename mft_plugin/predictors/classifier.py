@@ -132,9 +132,7 @@ def _length(instance: Instance) -> int:
     return len(instance["tokens"])  # type: ignore[arg-type]
 
 
-def _forward_batches(
-    order: List[int], instances: List[Instance], size: int
-) -> Iterator[List[int]]:
+def _forward_batches(order: List[int], instances: List[Instance], size: int) -> Iterator[List[int]]:
     """Consecutive runs of `order` of at most `size`, none mixing domain and no domain."""
     batch: List[int] = []
     for index in order:
