@@ -45,6 +45,10 @@ class KeepLastEpochCallback(TrainerCallback):
             return
         path = os.path.join(self.serialization_dir, "best.th")
         if is_primary:
+            # AllenNLP may have made best.th a hard link to an epoch's checkpoint: writing
+            # through it would overwrite that checkpoint, so a new file takes its place.
+            if os.path.exists(path):
+                os.remove(path)
             trainer._save_model_state(path)
         trainer._best_model_filename = path
 
