@@ -15,6 +15,7 @@ What cannot be mended here, and so bounds the default stack (see the README's se
 """
 import functools
 import logging
+import re
 from typing import Tuple
 
 logger = logging.getLogger(__name__)
@@ -23,14 +24,15 @@ _applied = False
 
 
 def version_tuple(version: str) -> Tuple[int, ...]:
-    """`"4.57.6"` -> `(4, 57, 6)`; pre-release and local suffixes are ignored."""
+    """`"4.57.6"` -> `(4, 57, 6)`; pre-release, dev and local parts (`rc2`, `.dev0`, `+cu132`)
+    are left out."""
     parts = []
     for piece in version.split("+")[0].split("."):
-        digits = "".join(character for character in piece if character.isdigit())
-        if not digits:
+        match = re.match(r"\d+", piece)
+        if match is None:
             break
-        parts.append(int(digits))
-        if len(digits) != len(piece):
+        parts.append(int(match.group()))
+        if match.end() != len(piece):
             break
     return tuple(parts)
 
