@@ -55,6 +55,8 @@ setup(
         "matplotlib",
         "nltk",
         "psutil",
+        # py-rouge, which allennlp-models imports, needs pkg_resources (gone in setuptools 81).
+        "setuptools<81",
     ],
     extras_require={
         # accelerate: transformers.Trainer needs it from 4.27 on (the speed benchmark's
