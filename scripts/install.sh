@@ -58,6 +58,12 @@ find_python() {
     return 1
 }
 
+# `install.sh --check-python`: only say (by the exit status) whether a Python for STACK exists.
+if [ "${1:-}" = "--check-python" ]; then
+    find_python >/dev/null
+    exit
+fi
+
 if ! [ -x "$VENV/bin/python" ] || ! is_supported "$VENV/bin/python"; then
     if ! PYTHON=$(find_python); then
         echo "install: no Python $(echo $SUPPORTED | tr ' ' '/') found for the $STACK stack (looked at" \
