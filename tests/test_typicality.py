@@ -18,6 +18,7 @@ from mft_plugin.typicality import (
     mean_pool_without_cls,
     membership_weighted_similarities,
     prototype_sums_and_counts,
+    rescale_to_mean_one,
     typicality_scores,
     unmasked_mean_after_cls,
 )
@@ -179,3 +180,10 @@ def test_math_modules_import_without_allennlp_and_change_no_environment():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[] []"
+
+
+def test_rescale_to_mean_one_clips_negatives_and_divides_by_the_mean():
+    scores = torch.tensor([0.3, -0.1, 0.1, 0.2])
+    # clipped: 0.3, 0, 0.1, 0.2 -> mean 0.15
+    assert rescale_to_mean_one(scores).tolist() == pytest.approx([2.0, 0.0, 2 / 3, 4 / 3])
+    assert rescale_to_mean_one(torch.tensor([-0.2, 0.0])).tolist() == [1.0, 1.0]

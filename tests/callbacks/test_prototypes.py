@@ -67,6 +67,24 @@ def test_domain_granularity_builds_one_prototype_per_domain():
     assert summary["prototype_groups"] == ["*"]
 
 
+def test_mean_one_rescaling_applies_to_the_whole_training_sets_scores():
+    instances = term_pair_instances()
+    vocab = vocabulary(instances)
+    for instance in instances:
+        instance.index_fields(vocab)
+    torch.manual_seed(0)
+    raw_records, _, _ = PrototypeCallback("unused").compute(tiny_mft(vocab), instances)
+    torch.manual_seed(0)
+    model = tiny_mft(vocab, typicality=TypicalityConfig(rescale="mean_one"))
+    records, _, _ = PrototypeCallback("unused").compute(model, instances)
+    raw = [record["typicality"] for record in raw_records]
+    clipped = [max(score, 0.0) for score in raw]
+    assert [record["typicality_raw"] for record in records] == raw
+    assert [record["typicality"] for record in records] == pytest.approx(
+        [score / (sum(clipped) / len(clipped)) for score in clipped]
+    )
+
+
 @pytest.mark.usefixtures("tiny_env")
 def test_training_run_writes_scores_and_hands_them_to_the_model(tmp_path):
     model = train_model_from_file(TAXONOMY_FULL, tmp_path, return_model=True)
