@@ -10,19 +10,9 @@ from allennlp.modules.token_embedders import PretrainedTransformerEmbedder
 from mft_plugin.compat import transformers_version
 from mft_plugin.models import MetaFineTuning, TransformerClassifier
 from tests.conftest import FIXTURE_DATA, FIXTURES
-from tests.models.helpers import embedder, tensors, term_pair_instances, vocabulary
+from tests.models.helpers import embedder, tensors, vocabulary
 
 HAS_COMPILE = hasattr(torch, "compile")
-
-
-@pytest.fixture(scope="module")
-def instances():
-    return term_pair_instances()
-
-
-@pytest.fixture(scope="module")
-def vocab(instances):
-    return vocabulary(instances)
 
 
 @pytest.mark.skipif(transformers_version() < (4, 41), reason="BERT has SDPA from transformers 4.41")

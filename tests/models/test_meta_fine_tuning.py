@@ -9,23 +9,7 @@ from allennlp.data import Vocabulary
 from allennlp.models import Model
 
 from tests.conftest import TINY_BERT
-from tests.models.helpers import (
-    disable_dropout,
-    tensors,
-    term_pair_instances,
-    tiny_mft,
-    vocabulary,
-)
-
-
-@pytest.fixture(scope="module")
-def instances():
-    return term_pair_instances()
-
-
-@pytest.fixture(scope="module")
-def vocab(instances):
-    return vocabulary(instances)
+from tests.models.helpers import disable_dropout, tensors, tiny_mft
 
 
 def _batch(instances, vocab, positions):
