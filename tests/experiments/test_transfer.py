@@ -1,7 +1,8 @@
 """
-Transfer to a new domain (`transfer` in an experiment file): the runs it plans and their
-configs, and the tiny fixture experiment trained the way a scheduler runs it (--export-commands,
-one --only task a run, --collect), then its zero-shot scores, samples and tables checked.
+Transfer to a new domain (`transfer` in an experiment file): the runs it plans, their configs
+and samples, its tables, and the tiny fixture experiment (three domains, plant held out) trained
+the way a scheduler runs it (--export-commands, one --only task a run in wave order, --collect),
+then its zero-shot scores and tables checked against the runs' own files.
 """
 import contextlib
 import copy
@@ -21,7 +22,8 @@ from allennlp.models import Model, load_archive
 
 from mft_plugin.data import TermPairReader
 from mft_plugin.experiments import ExperimentRunner, load_experiment
-from mft_plugin.experiments.plan import plan_runs, waves
+from mft_plugin.experiments.plan import METHODS, has_zero_shot, plan_runs, waves
+from mft_plugin.experiments.report import table_rows, write_results
 from tests.conftest import CONFIGS, FIXTURE_DATA, FIXTURES, PROJECT_ROOT, SHARED_DATA, TINY_BERT
 from tests.experiments.helpers import (
     EXPERIMENT_ENVIRONMENT,
@@ -30,25 +32,13 @@ from tests.experiments.helpers import (
 )
 
 TRANSFER = FIXTURES / "experiments" / "transfer.jsonnet"
+TRANSFER_DATA = FIXTURE_DATA / "taxonomy_transfer"
+BASE = "transfer-plant/{}/default/seed-13/{}"
 RUNS_BY_WAVE = [
-    [
-        "transfer-vehicle/bert_s/default/seed-13/shots=4",
-        "transfer-vehicle/bert_s/default/seed-13/shots=all",
-        "transfer-vehicle/bert_mix/default/seed-13/stage1",
-        "transfer-vehicle/bert_mtl/default/seed-13/stage1",
-    ],
-    [
-        "transfer-vehicle/bert_mix/default/seed-13/shots=4",
-        "transfer-vehicle/bert_mix/default/seed-13/shots=all",
-        "transfer-vehicle/bert_mtl/default/seed-13/shots=4",
-        "transfer-vehicle/bert_mtl/default/seed-13/shots=all",
-    ],
+    [BASE.format("bert_s", "shots=4"), BASE.format("bert_mix", "stage1")]
+    + [BASE.format("mft_full", "stage1")],
+    [BASE.format("bert_mix", "shots=4"), BASE.format("mft_full", "shots=4")],
 ]
-# the plant pairs of a third fixture domain (the tests that need three write it out)
-PLANT_PAIRS = (
-    "tree\tplant\t1\nplant\ttree\t0\noak\ttree\t1\ntree\toak\t0\n"
-    "rose\tplant\t1\nplant\trose\t0\nfern\tplant\t1\nplant\tfern\t0\n"
-)
 
 
 def _experiment_file(tmp_path, **content):
@@ -66,6 +56,10 @@ def _experiment_file(tmp_path, **content):
     path = tmp_path / "experiment.json"
     path.write_text(json.dumps(base))
     return str(path)
+
+
+# --------------------------------------------------------------------------------------------
+# The plan
 
 
 def test_transfer_plans_stage1_without_each_domain_then_a_run_per_shots_value(tmp_path):
@@ -110,6 +104,28 @@ def test_transfer_plans_stage1_without_each_domain_then_a_run_per_shots_value(tm
     assert all(run.depends_on is not None for run in second)
 
 
+def test_zero_shot_rows_belong_to_the_methods_with_a_pooled_label_classifier(tmp_path):
+    # BERT (S) has no model before the domain's own; BERT (MTL) a classifier per training
+    # domain and none for the held-out one
+    assert {method: has_zero_shot(method) for method in METHODS} == {
+        "bert_s": False,
+        "bert_mix": True,
+        "bert_mtl": False,
+        "bert_adv": True,
+        "mft_dc": True,
+        "mft_tw": True,
+        "mft_full": True,
+    }
+    experiment = load_experiment(_experiment_file(tmp_path))
+    # BERT (MTL) keeps its zero-shot row, which the table shows as "–" (see below)
+    assert table_rows(experiment) == [
+        ("bert_mix", "zero-shot"),
+        ("bert_mtl", "zero-shot"),
+        ("bert_adv", "zero-shot"),
+        ("mft_full", "zero-shot"),
+    ] + [(method, setting) for setting in ("shots=4", "shots=all") for method in experiment.methods]
+
+
 @pytest.mark.parametrize(
     "content, message",
     [
@@ -140,6 +156,10 @@ def test_transfer_errors_name_the_key(tmp_path, content, message):
     assert str(error.value).startswith(path)
 
 
+# --------------------------------------------------------------------------------------------
+# The configs of the fixture experiment's runs (no training)
+
+
 @pytest.fixture
 def fixture_env(monkeypatch):
     for name, value in EXPERIMENT_ENVIRONMENT.items():
@@ -147,44 +167,157 @@ def fixture_env(monkeypatch):
     monkeypatch.chdir(PROJECT_ROOT)
 
 
+def _runner(output_dir, overrides=None):
+    experiment = load_experiment(str(TRANSFER), json.dumps(overrides or {}))
+    return ExperimentRunner(experiment, output_dir)
+
+
 def _config(runner, run_id):
     return runner.config_for(runner.find_run(run_id))
 
 
-def test_transfer_configs_read_the_other_domains_then_a_sample_of_the_held_out_one(
+def _instance_ids(reader_config, path):
+    reader = DatasetReader.from_params(Params(copy.deepcopy(reader_config)))
+    return [instance["metadata"]["instance_id"] for instance in reader.read(path)]
+
+
+def test_transfer_stage1_configs_leave_the_held_out_domain_out(tmp_path, fixture_env):
+    runner = _runner(tmp_path, {"methods": ["bert_mix", "bert_mtl", "bert_adv", "mft_full"]})
+    for method, model in (
+        ("bert_mix", "mft_transformer_classifier"),
+        ("bert_mtl", "mft_multi_task"),
+        ("bert_adv", "mft_adversarial"),
+        ("mft_full", "meta_fine_tuning"),
+    ):
+        config = _config(runner, BASE.format(method, "stage1"))
+        assert config["model"]["type"] == model
+        # train and dev of animal and vehicle only: the reader of both reads no plant pair
+        assert config["dataset_reader"]["domains"] == ["animal", "vehicle"], method
+        assert "validation_dataset_reader" not in config
+        for split in ("train", "validation"):
+            ids = _instance_ids(config["dataset_reader"], config[f"{split}_data_path"])
+            assert len(ids) == 16 and not any("plant" in i for i in ids), (method, split)
+
+
+def test_transfer_shots_configs_sample_the_held_out_domain_from_the_stage1_archive(
     tmp_path, fixture_env
 ):
-    runner = ExperimentRunner(load_experiment(str(TRANSFER)), tmp_path)
-    base = "transfer-vehicle/{}/default/seed-13/{}"
-    stage1 = _config(runner, base.format("bert_mix", "stage1"))
-    assert stage1["dataset_reader"]["domains"] == ["animal"]  # train and dev of animal only
-    assert "validation_dataset_reader" not in stage1
-    assert stage1["model"]["type"] == "mft_transformer_classifier"
-    for method in ("bert_s", "bert_mix", "bert_mtl"):
-        few = _config(runner, base.format(method, "shots=4"))
-        reader = few["dataset_reader"]
+    runner = _runner(tmp_path, {"methods": ["bert_s", "bert_mix", "bert_mtl", "mft_full"]})
+    for method in ("bert_s", "bert_mix", "bert_mtl", "mft_full"):
+        config = _config(runner, BASE.format(method, "shots=4"))
+        reader = config["dataset_reader"]
         assert (reader["domains"], reader["sample_count"], reader["sample_seed"]) == (
-            ["vehicle"],
+            ["plant"],
             4,
             13,
         )
-        validation = few["validation_dataset_reader"]
-        assert validation["domains"] == ["vehicle"] and validation["sample_count"] is None
-        assert few["trainer"]["num_epochs"] == 2  # transfer.epochs['4']
-        everything = _config(runner, base.format(method, "shots=all"))
-        assert "sample_count" not in everything["dataset_reader"]
-        assert everything["trainer"]["num_epochs"] == 1  # stage2.epochs
+        validation = config["validation_dataset_reader"]  # dev is read whole
+        assert validation["domains"] == ["plant"] and validation["sample_count"] is None
+        assert config["trainer"]["num_epochs"] == 2  # transfer.epochs['4']
+        assert config["model"]["type"] == "mft_transformer_classifier"
         if method == "bert_s":
-            assert "initializer" not in few["model"] and "vocabulary" not in few
+            assert "initializer" not in config["model"] and "vocabulary" not in config
             continue
-        archive = runner.output_dir / base.format(method, "stage1") / "model.tar.gz"
-        pattern, initializer = few["model"]["initializer"]["regexes"][0]
+        archive = runner.output_dir / BASE.format(method, "stage1") / "model.tar.gz"
+        pattern, initializer = config["model"]["initializer"]["regexes"][0]
         assert initializer["weights_file_path"] == str(archive)
-        assert few["vocabulary"] == {"type": "mft_stage1", "archive": str(archive)}
-        if method == "bert_mtl":  # its encoder only: no head of vehicle to load
+        assert config["vocabulary"] == {"type": "mft_stage1", "archive": str(archive)}
+        if method == "bert_mtl":  # its encoder only: no head of plant to load
             assert pattern == "_text_field_embedder\\..*"
         else:
             assert pattern == "_text_field_embedder\\..*|_label_classifier\\..*"
+
+
+def test_transfer_shots_samples_are_seeded_by_the_run_and_nested(tmp_path, fixture_env):
+    runner = _runner(
+        tmp_path,
+        {"seeds": [13, 14], "transfer": {"shots": [2, 4, None], "epochs": {"2": 2}}},
+    )
+    samples = {}
+    for seed in (13, 14):
+        for method in ("bert_s", "bert_mix", "mft_full"):
+            for shots in ("2", "4", "all"):
+                run_id = f"transfer-plant/{method}/default/seed-{seed}/shots={shots}"
+                config = _config(runner, run_id)
+                ids = _instance_ids(config["dataset_reader"], config["train_data_path"])
+                assert all(i.startswith("taxonomy_transfer/train/plant.tsv:") for i in ids), ids
+                samples[seed, method, shots] = ids
+        for shots, count in (("2", 2), ("4", 4), ("all", 8)):
+            # every method of a seed trains on the same instances
+            assert (
+                samples[seed, "bert_s", shots]
+                == samples[seed, "bert_mix", shots]
+                == samples[seed, "mft_full", shots]
+            )
+            assert len(samples[seed, "bert_s", shots]) == count
+        # the smaller sample is part of the larger one
+        assert set(samples[seed, "bert_s", "2"]) < set(samples[seed, "bert_s", "4"])
+        assert set(samples[seed, "bert_s", "4"]) < set(samples[seed, "bert_s", "all"])
+    # each seed its own sample
+    assert samples[13, "bert_s", "4"] != samples[14, "bert_s", "4"]
+    # stratified: the plant pairs are half hypernyms (lines 1, 3, 5, 7), half not
+    for seed in (13, 14):
+        lines = [int(i.rsplit(":", 1)[1]) for i in samples[seed, "bert_s", "4"]]
+        assert sum(line % 2 for line in lines) == 2, lines
+
+
+# --------------------------------------------------------------------------------------------
+# The tables
+
+
+def _transfer_rows():
+    """Scores of two held-out domains and two seeds, as the runner gives them."""
+    rows = []
+    scores = {
+        # (method, setting): {domain: (seed 1, seed 2)}
+        ("bert_s", "shots=4"): {"animal": (0.50, 0.60), "vehicle": (0.70, 0.70)},
+        ("bert_mix", "zero-shot"): {"animal": (0.55, 0.65), "vehicle": (0.40, 0.50)},
+        ("bert_mix", "shots=4"): {"animal": (0.80, 0.70), "vehicle": (0.60, 0.80)},
+        ("bert_mtl", "shots=4"): {"animal": (0.75, 0.75), "vehicle": (0.90, 0.70)},
+    }
+    for (method, setting), by_domain in scores.items():
+        for domain, per_seed in by_domain.items():
+            for seed, dev in zip((1, 2), per_seed):
+                rows.append(
+                    {
+                        "method": method,
+                        "seed": seed,
+                        "domain": domain,
+                        "sweep_value": None,
+                        "setting": setting,
+                        "dev": dev,
+                        "test": None,
+                        "run": f"transfer-{domain}/{method}/default/seed-{seed}/{setting}",
+                    }
+                )
+    return rows
+
+
+def test_transfer_table_has_a_row_per_method_and_setting_and_a_column_per_held_out_domain(
+    tmp_path,
+):
+    path = _experiment_file(
+        tmp_path,
+        methods=["bert_s", "bert_mix", "bert_mtl"],
+        seeds=[1, 2],
+        transfer={"shots": [4], "held_out": ["animal", "vehicle"]},
+    )
+    summary = write_results(load_experiment(path), _transfer_rows(), tmp_path)
+    table = (tmp_path / "results.md").read_text().split("## dev\n")[1]
+    # by hand: the mean and standard deviation over the two seeds; Average, over the seeds'
+    # means of the two domains; the best mean of each column and setting in bold
+    assert [line for line in table.splitlines() if line.startswith("|")] == [
+        "| Method | animal | vehicle | Average |",
+        "|---|---:|---:|---:|",
+        "| BERT (Mix), zero-shot | **60.0 ± 7.1** | **45.0 ± 7.1** | **52.5 ± 7.1** |",
+        "| BERT (MTL), zero-shot | – | – | – |",
+        "| BERT (S), 4 shots | 55.0 ± 7.1 | 70.0 ± 0.0 | 62.5 ± 3.5 |",
+        "| BERT (Mix), 4 shots | **75.0 ± 7.1** | 70.0 ± 14.1 | 72.5 ± 3.5 |",
+        "| BERT (MTL), 4 shots | **75.0 ± 0.0** | **80.0 ± 14.1** | **77.5 ± 7.1** |",
+    ]
+    assert summary["dev"]["null"]["bert_mtl/zero-shot"]["animal"] is None
+    assert "Transfer to a new domain" in (tmp_path / "results.md").read_text()
+    assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
 
 
 # --------------------------------------------------------------------------------------------
@@ -222,7 +355,6 @@ def transferred(tmp_path_factory):
             mft_experiment_in_process(TRANSFER, "-s", out, "--collect")
         state.markdown = (out / "results.md").read_text()
         state.results = json.loads((out / "results.json").read_text())
-        state.runner = ExperimentRunner(load_experiment(str(TRANSFER)), out)
         state.files_before = _modification_times(out)
         with contextlib.redirect_stdout(io.StringIO()):
             mft_experiment_in_process(TRANSFER, "-s", out)
@@ -240,54 +372,48 @@ def _modification_times(out):
 
 def test_transfer_is_listed_exported_and_trained_in_waves(transferred):
     listed = re.findall(r"\[new   \] (\S+)", transferred.dry_run)
-    assert listed == RUNS_BY_WAVE[0][:2] + [
-        RUNS_BY_WAVE[0][2],
-        *RUNS_BY_WAVE[1][:2],
-        RUNS_BY_WAVE[0][3],
-        *RUNS_BY_WAVE[1][2:],
+    assert listed == [
+        BASE.format("bert_s", "shots=4"),
+        BASE.format("bert_mix", "stage1"),
+        BASE.format("bert_mix", "shots=4"),
+        BASE.format("mft_full", "stage1"),
+        BASE.format("mft_full", "shots=4"),
     ]
-    assert "BERT (Mix), seed 13, stage 1 without vehicle" in transferred.dry_run
-    assert "BERT (S), seed 13, vehicle (4 instances)" in transferred.dry_run
+    assert "MFT (Full), seed 13, stage 1 without plant" in transferred.dry_run
+    assert "BERT (S), seed 13, plant (4 instances)" in transferred.dry_run
+    # every stage 1 in the first wave, the runs that start from its archive in the second
     assert transferred.waves == RUNS_BY_WAVE
     for run_id in sum(RUNS_BY_WAVE, []):
         assert (transferred.out / run_id / "model.tar.gz").is_file(), run_id
     assert transferred.results["missing_runs"] == []
 
 
-def _instance_ids(reader_config, path):
-    reader = DatasetReader.from_params(Params(copy.deepcopy(reader_config)))
-    return [instance["metadata"]["instance_id"] for instance in reader.read(path)]
-
-
-def test_transfer_run_on_shots_trains_on_exactly_that_many_instances_of_the_domain(
+def test_transfer_run_on_shots_trains_on_that_many_instances_of_the_held_out_domain(
     transferred,
 ):
-    out = transferred.out
-    samples = {}
-    for method in ("bert_s", "bert_mix", "bert_mtl"):
-        for shots in ("4", "all"):
-            run_dir = out / f"transfer-vehicle/{method}/default/seed-13/shots={shots}"
-            trained = json.loads((run_dir / "config.json").read_text())
-            ids = _instance_ids(trained["dataset_reader"], trained["train_data_path"])
-            assert all(i.startswith("taxonomy/train/vehicle.tsv:") for i in ids), ids
-            assert len(ids) == (4 if shots == "4" else 8)
-            samples[method, shots] = ids
-            dev = trained.get("validation_dataset_reader", trained["dataset_reader"])
-            dev_ids = _instance_ids(dev, trained["validation_data_path"])
-            assert len(dev_ids) == 8 and all("dev/vehicle.tsv" in i for i in dev_ids)
-            metrics = json.loads((run_dir / "metrics.json").read_text())
-            assert "validation_accuracy_vehicle" in metrics
-            assert "validation_accuracy_animal" not in metrics
-    # every method of a seed trains on the same instances, and 4 shots are part of all of them
-    assert samples["bert_s", "4"] == samples["bert_mix", "4"] == samples["bert_mtl", "4"]
-    assert set(samples["bert_s", "4"]) < set(samples["bert_s", "all"])
+    samples = []
+    for method in ("bert_s", "bert_mix", "mft_full"):
+        run_dir = transferred.out / BASE.format(method, "shots=4")
+        trained = json.loads((run_dir / "config.json").read_text())
+        ids = _instance_ids(trained["dataset_reader"], trained["train_data_path"])
+        assert len(ids) == 4 and all("train/plant.tsv:" in i for i in ids), ids
+        samples.append(ids)
+        dev = _instance_ids(trained["validation_dataset_reader"], trained["validation_data_path"])
+        assert len(dev) == 8 and all("dev/plant.tsv:" in i for i in dev)
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        assert metrics["kept_epoch"] == 1  # the last of transfer.epochs['4'] = 2
+        assert [key for key in metrics if key.startswith("validation_accuracy_")] == [
+            "validation_accuracy_plant"
+        ]
+    assert samples[0] == samples[1] == samples[2]
 
 
 def _evaluation_on_domain(archive, data, domain):
     """
     Accuracy and mean cross-entropy of an archived model on one domain of `data`, and the
-    number of instances, computed here by hand. (The loss pins down the instances read: a model
-    that predicts one class scores the same accuracy on any balanced domain.)
+    number of instances, computed here from the model's probabilities. (The loss pins down the
+    instances read: a model that predicts one class scores the same accuracy on any balanced
+    domain.)
     """
     model = load_archive(str(archive)).model
     model.eval()
@@ -306,163 +432,119 @@ def _evaluation_on_domain(archive, data, domain):
 def test_zero_shot_score_equals_an_evaluation_of_the_stage1_archive_on_the_held_out_domain(
     transferred,
 ):
-    stage1 = transferred.out / "transfer-vehicle/bert_mix/default/seed-13/stage1"
-    vocabulary = Vocabulary.from_files(stage1 / "vocabulary")
-    assert vocabulary.get_token_to_index_vocabulary("domain_labels") == {"animal": 0}
-    dev, loss, count = _evaluation_on_domain(
-        stage1 / "model.tar.gz", FIXTURE_DATA / "taxonomy/dev", "vehicle"
-    )
-    assert count == 8
-    zero_shot = json.loads((stage1 / "zero-shot-vehicle.json").read_text())
-    # the 8 vehicle pairs make one validation batch: its loss is their mean cross-entropy
-    assert (zero_shot["accuracy"], zero_shot["loss"]) == (
-        pytest.approx(dev),
-        pytest.approx(loss, rel=1e-5),
-    )
-    assert zero_shot["held_out_domain"] == "vehicle"
-    test, test_loss, _ = _evaluation_on_domain(
-        stage1 / "model.tar.gz", FIXTURE_DATA / "taxonomy/train", "vehicle"
-    )
-    tested = json.loads(next(stage1.glob("zero-shot-vehicle-test-*.json")).read_text())
-    assert tested["loss"] == pytest.approx(test_loss, rel=1e-5)
-    (row,) = [r for r in transferred.results["runs"] if r["setting"] == "zero-shot"]
-    assert (row["method"], row["domain"], row["run"]) == (
-        "bert_mix",
-        "vehicle",
-        "transfer-vehicle/bert_mix/default/seed-13/stage1",
-    )
-    assert row["dev"] == pytest.approx(dev) and row["test"] == pytest.approx(test)
-    # BERT (MTL) has no classifier of vehicle: no zero-shot evaluation, and no error
-    mtl = transferred.out / "transfer-vehicle/bert_mtl/default/seed-13/stage1"
-    assert not list(mtl.glob("zero-shot-*.json"))
-
-
-def test_mtl_transfer_fine_tunes_a_new_classifier_on_the_stage1_encoder(transferred):
-    out = transferred.out
-    stage1 = load_archive(
-        str(out / "transfer-vehicle/bert_mtl/default/seed-13/stage1/model.tar.gz")
-    )
-    source = stage1.model.state_dict()
-    run_dir = out / "transfer-vehicle/bert_mtl/default/seed-13/shots=4"
-    config = json.loads((run_dir / "config.json").read_text())
-    # the stage-2 model as its training built it, before any update
-    model = Model.from_params(
-        vocab=Vocabulary.from_files(run_dir / "vocabulary"), params=Params(config["model"])
-    )
-    target = model.state_dict()
-    encoder = [name for name in target if name.startswith("_text_field_embedder.")]
-    assert encoder
-    for name in encoder:
-        assert torch.equal(target[name], source[name]), name
-    assert not torch.equal(
-        target["_label_classifier.weight"], source["_domain_classifiers.animal.weight"]
-    )
-    assert model.vocab.get_token_to_index_vocabulary("domain_labels") == {
-        "animal": 0,
-        "vehicle": 1,
-    }
+    for method in ("bert_mix", "mft_full"):
+        stage1 = transferred.out / BASE.format(method, "stage1")
+        vocabulary = Vocabulary.from_files(stage1 / "vocabulary")
+        known = vocabulary.get_token_to_index_vocabulary("domain_labels")
+        assert sorted(known) == ["animal", "vehicle"], method  # plant is new to the model
+        archive = stage1 / "model.tar.gz"
+        dev, loss, count = _evaluation_on_domain(archive, TRANSFER_DATA / "dev", "plant")
+        assert count == 8
+        zero_shot = json.loads((stage1 / "zero-shot-plant.json").read_text())
+        # the 8 plant pairs make one validation batch: its loss is their mean cross-entropy
+        assert (zero_shot["accuracy"], zero_shot["loss"]) == (
+            pytest.approx(dev),
+            pytest.approx(loss, rel=1e-5),
+        ), method
+        assert zero_shot["held_out_domain"] == "plant"
+        test, test_loss, _ = _evaluation_on_domain(archive, TRANSFER_DATA / "train", "plant")
+        tested = json.loads(next(stage1.glob("zero-shot-plant-test-*.json")).read_text())
+        assert tested["loss"] == pytest.approx(test_loss, rel=1e-5)
+        assert test_loss != pytest.approx(loss, rel=1e-5)  # train and dev pairs differ
+        (row,) = [
+            r
+            for r in transferred.results["runs"]
+            if r["setting"] == "zero-shot" and r["method"] == method
+        ]
+        assert (row["domain"], row["run"]) == ("plant", BASE.format(method, "stage1"))
+        assert row["dev"] == pytest.approx(dev) and row["test"] == pytest.approx(test)
+    # BERT (S) has no model before the domain's own, so no zero-shot row
+    assert [r["setting"] for r in transferred.results["runs"] if r["method"] == "bert_s"] == [
+        "shots=4"
+    ]
 
 
 def test_transfer_results_have_a_row_per_method_and_setting(transferred):
     out = transferred.out
     header, rows = results_table(transferred.markdown, "dev")
-    assert header == ["Method", "vehicle", "Average"]
+    assert header == ["Method", "plant", "Average"]
     assert list(rows) == [
         "BERT (Mix), zero-shot",
-        "BERT (MTL), zero-shot",
+        "MFT (Full), zero-shot",
         "BERT (S), 4 shots",
         "BERT (Mix), 4 shots",
-        "BERT (MTL), 4 shots",
-        "BERT (S), all data",
-        "BERT (Mix), all data",
-        "BERT (MTL), all data",
+        "MFT (Full), 4 shots",
     ]
-    zero_shot = json.loads(
-        (
-            out / "transfer-vehicle/bert_mix/default/seed-13/stage1/zero-shot-vehicle.json"
-        ).read_text()
-    )
-    assert rows["BERT (Mix), zero-shot"]["vehicle"] == f"{100 * zero_shot['accuracy']:.1f}"
-    assert rows["BERT (MTL), zero-shot"] == {"vehicle": "–", "Average": "–"}
+    for method, display in (("bert_mix", "BERT (Mix)"), ("mft_full", "MFT (Full)")):
+        stage1 = out / BASE.format(method, "stage1")
+        zero_shot = json.loads((stage1 / "zero-shot-plant.json").read_text())
+        dev = f"{100 * zero_shot['accuracy']:.1f}"
+        assert rows[f"{display}, zero-shot"] == {"plant": dev, "Average": dev}
+    _, test_rows = results_table(transferred.markdown, "test")
     for method, display in (
         ("bert_s", "BERT (S)"),
         ("bert_mix", "BERT (Mix)"),
-        ("bert_mtl", "BERT (MTL)"),
+        ("mft_full", "MFT (Full)"),
     ):
-        for shots, label in (("4", "4 shots"), ("all", "all data")):
-            metrics = json.loads(
-                (
-                    out / f"transfer-vehicle/{method}/default/seed-13/shots={shots}/metrics.json"
-                ).read_text()
-            )
-            dev = f"{100 * metrics['validation_accuracy_vehicle']:.1f}"
-            assert rows[f"{display}, {label}"] == {"vehicle": dev, "Average": dev}
-    _, test_rows = results_table(transferred.markdown, "test")
-    tested = json.loads(
-        next(
-            (out / "transfer-vehicle/bert_s/default/seed-13/shots=4").glob("test-metrics-*.json")
-        ).read_text()
-    )
-    assert test_rows["BERT (S), 4 shots"]["vehicle"] == f"{100 * tested['accuracy_vehicle']:.1f}"
+        run_dir = out / BASE.format(method, "shots=4")
+        # the scoring rule: the last epoch's validation figures
+        metrics = json.loads((run_dir / "metrics.json").read_text())
+        dev = f"{100 * metrics['validation_accuracy_plant']:.1f}"
+        assert rows[f"{display}, 4 shots"] == {"plant": dev, "Average": dev}
+        tested = json.loads(next(run_dir.glob("test-metrics-*.json")).read_text())
+        test = f"{100 * tested['accuracy_plant']:.1f}"
+        assert test_rows[f"{display}, 4 shots"] == {"plant": test, "Average": test}
     assert "Transfer to a new domain" in transferred.markdown
-    assert len(transferred.results["runs"]) == 1 + 6
-    assert transferred.results["summary"]["dev"]["null"]["bert_mtl/zero-shot"]["vehicle"] is None
+    assert len(transferred.results["runs"]) == 2 + 3
     assert (out / "results.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_transfer_experiment_run_again_trains_and_evaluates_nothing(transferred):
     assert transferred.files_before == transferred.files_after
-    assert any("zero-shot-vehicle" in name for name in transferred.files_before)
+    assert sum("zero-shot-plant" in name for name in transferred.files_before) == 4
 
 
 # --------------------------------------------------------------------------------------------
-# MFT, whose stage 1 needs two domains besides the held-out one
+# BERT (MTL), which has no classifier of the held-out domain
 
 
-def test_mft_transfer_scores_its_pooled_classifier_on_the_held_out_domain(tmp_path):
-    data = {}
-    for split in ("train", "dev"):
-        folder = tmp_path / "taxonomy" / split
-        folder.mkdir(parents=True)
-        for domain in ("animal", "vehicle"):
-            (folder / f"{domain}.tsv").symlink_to(
-                FIXTURE_DATA / "taxonomy" / split / f"{domain}.tsv"
-            )
-        (folder / "plant.tsv").write_text(PLANT_PAIRS)
-        data[split] = str(folder)
-    path = _experiment_file(
-        tmp_path,
-        data=data,
-        encoder=TINY_BERT,
-        methods=["mft_full"],
-        seeds=[13],
-        stage1={"epochs": 1, "batch_size": 8},
-        stage2={"epochs": 1, "batch_size": 8},
-        transfer={"shots": [None], "held_out": ["plant"]},
+def test_mtl_transfer_has_no_zero_shot_and_fine_tunes_a_new_classifier_on_its_encoder(
+    tmp_path, fixture_env
+):
+    runner = _runner(tmp_path, {"methods": ["bert_mtl"]})
+    stage1_run = runner.find_run(BASE.format("bert_mtl", "stage1"))
+    runner.run_one(stage1_run.run_id)  # trains, then evaluates what there is to evaluate
+    stage1 = runner.run_dir(stage1_run)
+    assert not list(stage1.glob("zero-shot-*.json"))
+    assert runner.scores(stage1_run) == []
+    source = load_archive(str(stage1 / "model.tar.gz")).model.state_dict()
+    assert {"_domain_classifiers.animal.weight", "_domain_classifiers.vehicle.weight"} <= set(
+        source
     )
-    runner = ExperimentRunner(load_experiment(path), tmp_path / "out")
-    base = "transfer-plant/mft_full/default/seed-13"
-    assert [run.run_id for run in runner.runs] == [f"{base}/stage1", f"{base}/shots=all"]
-    for run in runner.runs:
-        runner.run_one(run.run_id)
-    missing = runner.collect_results()
-    assert missing == []
-    stage1 = tmp_path / "out" / base / "stage1"
-    vocabulary = Vocabulary.from_files(stage1 / "vocabulary")
-    assert sorted(vocabulary.get_token_to_index_vocabulary("domain_labels")) == [
-        "animal",
-        "vehicle",
-    ]
-    dev, loss, count = _evaluation_on_domain(stage1 / "model.tar.gz", data["dev"], "plant")
-    assert count == 8
-    zero_shot = json.loads((stage1 / "zero-shot-plant.json").read_text())
-    assert zero_shot["loss"] == pytest.approx(loss, rel=1e-5)
-    rows = json.loads((tmp_path / "out" / "results.json").read_text())["runs"]
-    zero_shot = [r for r in rows if r["setting"] == "zero-shot"]
-    assert [(r["domain"], r["dev"]) for r in zero_shot] == [("plant", pytest.approx(dev))]
-    stage2 = json.loads((tmp_path / "out" / base / "shots=all" / "metrics.json").read_text())
-    (fine_tuned,) = [r for r in rows if r["setting"] == "shots=all"]
-    assert fine_tuned["dev"] == stage2["validation_accuracy_plant"]
+    # the stage-2 model as its training builds it, before any update
+    config = _config(runner, BASE.format("bert_mtl", "shots=4"))
+    reader = DatasetReader.from_params(Params(copy.deepcopy(config["dataset_reader"])))
+    vocabulary = Vocabulary.from_params(
+        Params(config["vocabulary"]), instances=reader.read(config["train_data_path"])
+    )
+    assert vocabulary.get_token_to_index_vocabulary("domain_labels") == {
+        "animal": 0,
+        "vehicle": 1,
+        "plant": 2,
+    }
+    target = Model.from_params(vocab=vocabulary, params=Params(config["model"])).state_dict()
+    encoder = [name for name in target if name.startswith("_text_field_embedder.")]
+    assert encoder
+    for name in encoder:
+        assert torch.equal(target[name], source[name]), name
+    for head in ("animal", "vehicle"):
+        assert not torch.equal(
+            target["_label_classifier.weight"], source[f"_domain_classifiers.{head}.weight"]
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# The shipped experiments
 
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="the paper experiments point at the real data")
