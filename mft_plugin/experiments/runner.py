@@ -434,14 +434,8 @@ class ExperimentRunner:
     ) -> List[Dict[str, Any]]:
         metric = self.experiment.metric
         metrics_file = self.run_dir(run) / "metrics.json"
-        trained = json.loads(metrics_file.read_text())
+        trained = self.trained_metrics(run)
         scored = "validation" if self.experiment.checkpoint == "last" else "best_validation"
-        if self.experiment.checkpoint == "last" and "kept_epoch" not in trained:
-            raise ConfigurationError(
-                f"{metrics_file} has no kept_epoch: the run kept its best epoch, but the "
-                "experiment scores the last (checkpoint: last). Delete the run folder to train it "
-                "again, or set checkpoint: 'best'."
-            )
         test_path = self.test_metrics_path(run)
         tested = json.loads(test_path.read_text()) if test_path and test_path.is_file() else {}
         rows = []
@@ -470,10 +464,30 @@ class ExperimentRunner:
                 )
         return rows
 
+    def trained_metrics(self, run: Run) -> Dict[str, Any]:
+        """
+        The run's metrics.json, if the run kept the model that the experiment's scoring rule
+        scores: a run that kept its best epoch (no `kept_epoch`) under `checkpoint: last` is an
+        error, whether its figures of training are read or its archive is evaluated.
+        """
+        metrics_file = self.run_dir(run) / "metrics.json"
+        trained = json.loads(metrics_file.read_text())
+        if self.experiment.checkpoint == "last" and "kept_epoch" not in trained:
+            raise ConfigurationError(
+                f"{metrics_file} has no kept_epoch: the run kept its best epoch, but the "
+                "experiment scores the last (checkpoint: last). Delete the run folder to train it "
+                "again, or set checkpoint: 'best'."
+            )
+        return trained
+
     def zero_shot_scores(self, run: Run) -> List[Dict[str, Any]]:
-        """The rows of a transfer experiment's stage-1 run: its zero-shot score on the held-out domain."""
+        """
+        The rows of a transfer experiment's stage-1 run: the zero-shot scores of its archive
+        (the model the scoring rule keeps) on the held-out domain.
+        """
         if not has_zero_shot(run.method):
             return []
+        trained = self.trained_metrics(run)
         figures = {}
         for split, path in self.zero_shot_paths(run).items():
             if not path.is_file():
@@ -487,7 +501,6 @@ class ExperimentRunner:
             figures[split] = metrics[self.experiment.metric]
         if "dev" not in figures:
             return []
-        trained = json.loads((self.run_dir(run) / "metrics.json").read_text())
         return [
             {
                 "method": run.method,

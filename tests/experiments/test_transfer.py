@@ -320,6 +320,19 @@ def test_transfer_table_has_a_row_per_method_and_setting_and_a_column_per_held_o
     assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_zero_shot_scores_refuse_a_stage1_run_that_kept_its_best_epoch(tmp_path, fixture_env):
+    runner = _runner(tmp_path)
+    run = runner.find_run(BASE.format("bert_mix", "stage1"))
+    folder = runner.run_dir(run)
+    folder.mkdir(parents=True)
+    (folder / "model.tar.gz").write_bytes(b"")
+    # an archive of the best epoch (AllenNLP's default), which `checkpoint: last` does not score
+    (folder / "metrics.json").write_text(json.dumps({"best_epoch": 0}))
+    (folder / "zero-shot-plant.json").write_text(json.dumps({"accuracy": 0.5}))
+    with pytest.raises(ConfigurationError, match="has no kept_epoch: the run kept its best epoch"):
+        runner.scores(run)
+
+
 # --------------------------------------------------------------------------------------------
 # The fixture experiment, trained
 
