@@ -475,7 +475,7 @@ def _check_transfer(
     if (
         not isinstance(shots, list)
         or not shots
-        or not all(s is None or (isinstance(s, int) and s > 0) for s in shots)
+        or not all(s is None or _is_positive_integer(s) for s in shots)
     ):
         raise ConfigurationError(
             f"{path}: transfer.shots must list positive numbers of training instances, or null "
@@ -493,7 +493,7 @@ def _check_transfer(
             f"{path}: transfer.epochs has key(s) {stray} that are no value of transfer.shots; "
             f"its keys are {keys} ('all' for null)"
         )
-    bad = {k: v for k, v in epochs.items() if not isinstance(v, int) or v < 1}
+    bad = {k: v for k, v in epochs.items() if not _is_positive_integer(v)}
     if bad:
         raise ConfigurationError(f"{path}: transfer.epochs must be positive integers, got {bad}")
     domains = list(raw["domains"])
@@ -532,6 +532,11 @@ def _check_transfer(
             "its stage-1 models on the held-out domain (the zero-shot rows)"
         )
     return transfer
+
+
+def _is_positive_integer(value: Any) -> bool:
+    # JSON's true is a Python int (1): a count of instances or epochs must be a number
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def sweep_slug(parameter: str, value: Any) -> str:

@@ -156,6 +156,18 @@ def test_transfer_errors_name_the_key(tmp_path, content, message):
     assert str(error.value).startswith(path)
 
 
+def test_transfer_refuses_true_as_a_number_of_shots_or_epochs(tmp_path):
+    # JSON's true is Python's 1: without a check `shots: [true]` would train on one instance
+    for transfer, message in (
+        ({"shots": [True]}, r"transfer.shots must list positive numbers .* got \[True\]"),
+        ({"shots": [4], "epochs": {"4": True}}, r"transfer.epochs must be positive integers"),
+    ):
+        path = _experiment_file(tmp_path, transfer=transfer)
+        with pytest.raises(ConfigurationError, match=message) as error:
+            load_experiment(path)
+        assert str(error.value).startswith(path)
+
+
 # --------------------------------------------------------------------------------------------
 # The configs of the fixture experiment's runs (no training)
 
