@@ -4,6 +4,7 @@ import json
 import pytest
 from allennlp.common.checks import ConfigurationError
 
+from mft_plugin.experiments import ExperimentRunner
 from mft_plugin.experiments.plan import load_experiment, plan_runs
 from mft_plugin.experiments.report import markdown, summarise, write_results
 from tests.conftest import CONFIGS, SHARED_DATA
@@ -147,12 +148,45 @@ def test_write_results_makes_the_three_files(tmp_path):
         ("table3_amazon", 3 * (4 + 1 + 5 * 5)),  # S: 4 domains; Mix: 1; 5 methods: stage 1 + 4
         ("table4_taxonomy", 3 * (3 + 1 + 5 * 4)),
         ("figure4_lambda_taxonomy", 6 * 4),
+        # Mix once; MFT (Full) under 7 options: stage 1 + 5 genres each
+        ("mft_variants_mnli", 1 + 7 * (1 + 5)),
     ],
 )
 def test_paper_experiments_plan_every_run(name, runs, monkeypatch):
     monkeypatch.setenv("MFT_DATA_DIR", str(SHARED_DATA))
     experiment = load_experiment(str(CONFIGS / "experiments" / f"{name}.jsonnet"))
     assert len(plan_runs(experiment)) == runs
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="the experiment points at the real data")
+def test_mft_variants_mnli_changes_one_option_of_the_paper_model_a_value(monkeypatch, tmp_path):
+    monkeypatch.setenv("MFT_DATA_DIR", str(SHARED_DATA))
+    experiment = load_experiment(str(CONFIGS / "experiments" / "mft_variants_mnli.jsonnet"))
+    assert (experiment.task, experiment.methods, experiment.seeds) == (
+        "nli",
+        ["bert_mix", "mft_full"],
+        [13],
+    )
+    assert experiment.stage1_scores and experiment.bf16
+    assert experiment.stage1["epochs"] == experiment.stage2["epochs"] == 5
+    runner = ExperimentRunner(experiment, tmp_path)
+    paper = {"alpha": 0.5}  # the typicality section of the paper's MFT (Full)
+    expected = {
+        "paper": {"typicality": paper},
+        "mean_one": {"typicality": dict(paper, rescale="mean_one")},
+        "pooler": {"typicality": dict(paper, embedding="pooler")},
+        "cosine_to_mean": {"typicality": dict(paper, other_domains="cosine_to_mean")},
+        "shared_domain_head": {"typicality": paper, "shared_domain_head": True},
+        "unweighted_domain_loss": {"typicality": paper, "weight_domain_loss": False},
+        "uniform_corruption": {"typicality": paper, "corruption": "uniform"},
+    }
+    options = ("typicality", "shared_domain_head", "weight_domain_loss", "corruption")
+    models = {}
+    for run in runner.runs:
+        if run.is_stage1:
+            model = runner.config_for(run)["model"]
+            models[run.sweep_values[0]["name"]] = {k: model[k] for k in options if k in model}
+    assert models == expected
 
 
 @pytest.mark.parametrize(
