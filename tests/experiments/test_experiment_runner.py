@@ -15,6 +15,7 @@ import sys
 import pytest
 from allennlp.common.checks import ConfigurationError
 
+from mft_plugin.experiments.plan import short_hash
 from tests.conftest import FIXTURES, PROJECT_ROOT, TINY_ENVIRONMENT
 from tests.experiments.helpers import (
     EXPERIMENT_ENVIRONMENT,
@@ -156,7 +157,10 @@ def test_stage1_scores_add_a_row_per_stage1_method_from_its_own_run(finished, in
     markdown = (finished / "results.md").read_text()
     stage1 = finished / "mft_full/default/seed-13/stage1"
     trained = json.loads((stage1 / "metrics.json").read_text())
-    tested = json.loads(next(stage1.glob("test-metrics-*.json")).read_text())
+    # the stage-1 model scored on the experiment's test data (tiny.jsonnet's dev folder)
+    test_data = str((FIXTURES / "data/taxonomy/dev").resolve())
+    tested = json.loads((stage1 / f"test-metrics-{short_hash(test_data)}.json").read_text())
+    assert tested["test_data_path"] == test_data
     for split, figures, prefix in (("dev", trained, "validation_"), ("test", tested, "")):
         _, rows = results_table(markdown, split)
         assert list(rows) == ["BERT (S)", "MFT (Full)", "MFT (Full), stage 1"]

@@ -6,7 +6,7 @@ from allennlp.common.checks import ConfigurationError
 
 from mft_plugin.experiments import ExperimentRunner
 from mft_plugin.experiments.plan import load_experiment, plan_runs
-from mft_plugin.experiments.report import markdown, summarise, write_results
+from mft_plugin.experiments.report import markdown, summarise, table_rows, write_results
 from tests.conftest import CONFIGS, SHARED_DATA
 
 
@@ -280,6 +280,25 @@ def test_mft_model_sweep_tables_are_headed_by_the_value_names(tmp_path):
     assert "## dev, mft_model=paper" in table and "## dev, mft_model=mean_one" in table
     assert table.split("## dev, mft_model=mean_one")[1].count("| MFT (Full) | **85.0** |") == 1
     assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_stage1_scores_give_every_method_with_a_stage1_a_row(tmp_path):
+    methods = ["bert_s", "bert_mix", "bert_mtl", "bert_adv", "mft_dc", "mft_tw", "mft_full"]
+    experiment = load_experiment(_experiment_file(tmp_path, methods=methods, stage1_scores=True))
+    assert table_rows(experiment) == [
+        ("bert_s", None),
+        ("bert_mix", None),  # trained on every domain already: its plain row is that
+        ("bert_mtl", None),
+        ("bert_mtl", "stage1"),
+        ("bert_adv", None),
+        ("bert_adv", "stage1"),
+        ("mft_dc", None),
+        ("mft_dc", "stage1"),
+        ("mft_tw", None),
+        ("mft_tw", "stage1"),
+        ("mft_full", None),
+        ("mft_full", "stage1"),
+    ]
 
 
 def test_stage1_rows_follow_their_method_in_the_table(tmp_path):
