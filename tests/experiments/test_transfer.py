@@ -557,7 +557,14 @@ def test_mtl_transfer_has_no_zero_shot_and_fine_tunes_a_new_classifier_on_its_en
         "vehicle": 1,
         "plant": 2,
     }
+    with_classifier = copy.deepcopy(config["model"])  # Params consumes what it is given
     target = Model.from_params(vocab=vocabulary, params=Params(config["model"])).state_dict()
+    # loading its label classifier too is an error that says what to do instead
+    with_classifier["initializer"]["regexes"][0][0] += "|_label_classifier\\..*"
+    with pytest.raises(ConfigurationError) as error:
+        Model.from_params(vocab=vocabulary, params=Params(with_classifier))
+    assert "a BERT (MTL) archive with a classifier per domain (animal, vehicle)" in str(error.value)
+    assert "apply the initializer to the encoder only" in str(error.value)
     encoder = [name for name in target if name.startswith("_text_field_embedder.")]
     assert encoder
     for name in encoder:
