@@ -91,11 +91,16 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
   // domain's own head) are loaded by the `mft_stage1` initializer; its other heads stay behind.
   // The initializer matches the classifier's rows to labels by name; the stage-1 vocabulary
   // (`mft_stage1`: checked against the stage-2 data) keeps the label order too, and the labels
-  // of stage-1 classes the stage-2 data lacks.
+  // of stage-1 classes the stage-2 data lacks. With stage1_label_classifier=false only the
+  // encoder is loaded and the label classifier starts afresh: a BERT (MTL) archive on a domain
+  // it has no head for (a new domain).
   single_domain(task, domain, stage1_archive=null, num_epochs=$.defaults.finetune_epochs,
-                lr=$.defaults.lr, batch_size=$.defaults.batch_size)::
+                lr=$.defaults.lr, batch_size=$.defaults.batch_size, stage1_label_classifier=true)::
     assert domain != '' : 'single-domain fine-tuning needs a domain (MFT_DOMAIN)';
     local from_stage1 = stage1_archive != null && stage1_archive != '';
+    local loaded =
+      if stage1_label_classifier then '_text_field_embedder\\..*|_label_classifier\\..*'
+      else '_text_field_embedder\\..*';
     $.seeds + task + $.data_loaders(batch_size) + {
       dataset_reader+: { domains: [domain] },
       model: {
@@ -104,7 +109,7 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
         bf16: $.bf16,
         [if from_stage1 then 'initializer']: {
           regexes: [[
-            '_text_field_embedder\\..*|_label_classifier\\..*',
+            loaded,
             { type: 'mft_stage1', weights_file_path: stage1_archive, domain: domain },
           ]],
         },

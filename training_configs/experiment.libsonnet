@@ -3,11 +3,30 @@
 //   { task: 'taxonomy', kind: 'mft', variant: 'full', seed: 13, train: ..., dev: ...,
 //     reader: { max_length: 128 }, train_sample: { sample_fraction: 0.1 }, domain: null,
 //     stage1_archive: null, stage1: { epochs, lr, batch_size, lambda, alpha, skip_layers,
-//     reversal_weight, reversal_schedule, prototypes_per_class }, stage2: { epochs, lr, batch_size } }
+//     reversal_weight, reversal_schedule, prototypes_per_class, mft_model },
+//     stage2: { epochs, lr, batch_size } }
 // and writes the result as the run's config file. The run's seed also seeds the few-shot sample
 // (plan.py puts it into train_sample as sample_seed) and, with more than one prototype per
 // class, the k-means of typicality; see mft_plugin/experiments/plan.py.
+// stage1.mft_model holds more options of MFT's model, merged into its section (plan.py leaves
+// the typicality ones out for MFT (DC)); a stage-2 spec with stage1_label_classifier: false
+// loads the stage-1 encoder only (BERT (MTL) on a domain it has no head for).
 local common = import 'common.libsonnet';
+
+// `patch` merged into `target` as plan.py's merge_nested does: objects key by key, any other
+// value (null too) replaces.
+local merge_nested(target, patch) =
+  std.foldl(
+    function(merged, key)
+      merged + {
+        [key]:
+          if std.isObject(patch[key]) && std.objectHas(merged, key) && std.isObject(merged[key])
+          then merge_nested(merged[key], patch[key])
+          else patch[key],
+      },
+    std.objectFields(patch),
+    target
+  );
 local tasks = {
   nli: import 'nli/base.libsonnet',
   reviews: import 'reviews/base.libsonnet',
@@ -34,14 +53,19 @@ local tasks = {
       if spec.kind == 'mix' then
         common.mixed_finetune(task, s2.epochs, s2.lr, s2.batch_size)
       else if spec.kind == 'single_domain' then
-        common.single_domain(task, spec.domain, spec.stage1_archive, s2.epochs, s2.lr, s2.batch_size)
+        common.single_domain(task, spec.domain, spec.stage1_archive, s2.epochs, s2.lr, s2.batch_size,
+                             stage1_label_classifier=std.get(spec, 'stage1_label_classifier', true))
       else if spec.kind == 'mtl' then
         common.multi_task(task, s1.epochs, s1.lr, s1.batch_size)
       else if spec.kind == 'adv' then
         common.adversarial(task, s1.reversal_weight, s1.reversal_schedule, s1.epochs, s1.lr, s1.batch_size)
       else if spec.kind == 'mft' then
-        common.mft_stage1(task, spec.variant, s1.lambda, s1.alpha, s1.epochs, s1.lr, s1.batch_size)
-        + { model+: { skip_layers: s1.skip_layers } + (if spec.variant == 'dc' then {} else prototypes) }
+        local stage1 =
+          common.mft_stage1(task, spec.variant, s1.lambda, s1.alpha, s1.epochs, s1.lr, s1.batch_size)
+          + { model+: { skip_layers: s1.skip_layers } + (if spec.variant == 'dc' then {} else prototypes) };
+        local options = std.get(s1, 'mft_model', {});
+        if std.length(options) == 0 then stage1
+        else stage1 + { model: merge_nested(stage1.model, options) }
       else error 'unknown run kind ' + spec.kind;
     // Few-shot samples are drawn from the training data only; dev and test are read whole.
     local validation_reader =

@@ -6,7 +6,9 @@ Handing an experiment's runs to a scheduler instead of running them one after an
     OUT/configs/<run id>.json        every run's config, as the runner trains it
     OUT/commands/wave-<k>.txt        one shell command a run, a wave's runs independent:
                                      wave 1 stage 1, BERT (S) and BERT (Mix); wave 2 the stage-2
-                                     runs, which start from a stage-1 archive of wave 1
+                                     runs, which start from a stage-1 archive of wave 1 (in a
+                                     transfer experiment: wave 1 the stage-1 runs, which score
+                                     their model on the held-out domain too, and BERT (S))
     OUT/commands/slurm-array.sbatch  a Slurm job-array task: line $SLURM_ARRAY_TASK_ID of a wave
     OUT/commands/submit-slurm.sh     one job array a wave, each after the previous one succeeded
     OUT/commands/run-parallel.sh     the waves with GNU parallel on one machine

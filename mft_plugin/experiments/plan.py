@@ -22,8 +22,11 @@ An experiment file (jsonnet) looks like this; every key but `task`, `domains`, `
       few_shot: {},                            // sample_fraction / sample_count (training data only)
       stage1: { epochs: 1, lr: 2e-5, batch_size: 32, lambda: 0.1, alpha: 0.5,
                 skip_layers: null, reversal_weight: 0.1, reversal_schedule: 'fixed',
-                prototypes_per_class: 1 },   // J of MFT's typicality (k-means when > 1)
+                prototypes_per_class: 1,     // J of MFT's typicality (k-means when > 1)
+                mft_model: {} },             // more options of MFT's model (see below)
       stage2: { epochs: 3, lr: 2e-5, batch_size: 32 },
+      stage1_scores: false,                    // also score every stage-1 model (see below)
+      transfer: null,                          // or a held-out-domain experiment (see below)
       sweep: null,                             // or { parameter: 'lambda', values: [0, 0.1] }
       overrides: {},                           // AllenNLP config overrides for every run
     }
@@ -32,24 +35,70 @@ Methods (§4.2): BERT (S) and BERT (Mix) fine-tune from the pretrained encoder (
 pooled); BERT (MTL), BERT (Adv) and MFT (DC/TW/Full) have a stage 1 on all domains, then a
 stage 2 per domain from the stage-1 archive.
 
+Options of MFT's model: `stage1.mft_model` holds keys of the `meta_fine_tuning` model that the
+MFT runs' stage 1 gets on top of the experiment's (the other methods ignore it), merged nested:
+objects key by key, any other value (null too) replaces. For example
+`{typicality: {rescale: 'mean_one'}}`, `{typicality: {embedding: 'pooler'}}`,
+`{typicality: {other_domains: 'cosine_to_mean'}}`, `{shared_domain_head: true}`,
+`{weight_domain_loss: false}` or `{corruption: 'uniform'}`. MFT (DC) has no typicality, so its
+runs leave the `typicality` keys out. Keys that other experiment keys set are refused with the
+key to use instead (`domain_corruption_weight`: stage1.lambda, `skip_layers`,
+`typicality.alpha`, `typicality.prototypes_per_class`, ...).
+
 Sweeps (Figures 3 and 4, Tables 6 and 7): `lambda`, `alpha`, `skip_layers` (MFT's stage 1),
-`mft_epochs` (every stage 1), `sample_fraction` (the training data of every method). A method
-that does not depend on the swept setting is trained once and repeated across the values.
+`mft_epochs` (every stage 1), `sample_fraction` (the training data of every method), and
+`mft_model` (MFT's stage 1: DC, TW and Full), whose values are `stage1.mft_model` objects with a
+`name`, e.g. `values: [{name: 'paper'}, {name: 'mean_one', typicality: {rescale: 'mean_one'}}]`;
+the name labels the value's run folders (`mft_model=mean_one`) and tables and is not passed to
+the model. A method that does not depend on the swept setting is trained once and repeated
+across the values, and so is one that a value does not change (MFT (DC) under values that
+differ in `typicality` only).
+
+Scoring stage 1 (`stage1_scores: true`): the results also get a row per stage-1 method, e.g.
+"MFT (Full), stage 1": the stage-1 model (trained on every domain) scored per domain from its own
+run's figures, as BERT (Mix) is, to set against the same model after stage 2.
+
+Transfer to a new domain (`transfer`):
+
+    transfer: {
+      shots: [32, 128, null],                  // training instances of the held-out domain;
+                                               // null: all of it
+      epochs: { '32': 20, '128': 10, all: 3 }, // stage-2 epochs per shots value (default:
+                                               // stage2.epochs)
+      held_out: null,                          // the domains held out in turn (default: all)
+    }
+
+For each held-out domain d, every method other than BERT (S) is trained on the other domains only
+(its "stage 1": MTL, Adv and MFT as usual, BERT (Mix) as pooled fine-tuning with the stage2
+settings; dev is the other domains' dev data), then
+- scored on d's dev (and test) data without any training on d ("zero-shot": the runner
+  evaluates the archive with the reader set to d; BERT (Mix), BERT (Adv) and MFT apply their
+  pooled label classifier; BERT (MTL) has a classifier per training domain, none for d, so it has
+  no zero-shot score);
+- fine-tuned on d with each shots value: a stratified sample of `shots` training instances of d,
+  drawn with the run's seed (the same instances for every method of a seed, and the smaller
+  samples part of the larger ones), from the stage-1 archive (BERT (MTL): its encoder only, under
+  a fresh classifier). BERT (S) fine-tunes the pretrained encoder on the same instances.
+The results have a row per method and setting (zero-shot, each shots value) and a column per
+held-out domain, plus their average. Transfer takes no `few_shot`, `sample_fraction` sweep or
+`stage1_scores`; MFT and BERT (Adv) need two domains besides the held-out one.
 
 Seeds: a run's seed is AllenNLP's `random_seed`, `numpy_seed` and `pytorch_seed`, and also
 the seed of whatever else is drawn at random for it, so that the ± over seeds includes that
 variance too:
-- the few-shot sample of the training data (the reader's `sample_seed`), whenever `few_shot`
-  or a `sample_fraction` sweep samples it; dev and test are read whole. `few_shot.sample_seed`
-  fixes one sample for every seed instead.
+- the few-shot sample of the training data (the reader's `sample_seed`), whenever `few_shot`,
+  a `sample_fraction` sweep or `transfer.shots` samples it; dev and test are read whole.
+  `few_shot.sample_seed` fixes one sample for every seed instead.
 - the k-means of MFT's typicality (`typicality.seed`) when `stage1.prototypes_per_class` > 1.
 A setting that draws nothing (no sample, one prototype) stays out of the config, so the configs
 and finished runs of such experiments are the same as before these seeds were tied.
 """
 import copy
 import hashlib
+import inspect
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -80,8 +129,10 @@ DEFAULT_STAGE1 = {
     "reversal_weight": 0.1,
     "reversal_schedule": "fixed",
     "prototypes_per_class": 1,
+    "mft_model": {},
 }
 DEFAULT_STAGE2 = {"epochs": 3, "lr": 2e-5, "batch_size": 32}
+DEFAULT_TRANSFER = {"shots": [32, 128, None], "epochs": {}, "held_out": None}
 TOP_LEVEL_KEYS = {
     "name",
     "task",
@@ -97,6 +148,8 @@ TOP_LEVEL_KEYS = {
     "few_shot",
     "stage1",
     "stage2",
+    "stage1_scores",
+    "transfer",
     "sweep",
     "overrides",
 }
@@ -107,7 +160,52 @@ SWEEPS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, str]]] = {
     "skip_layers": (("mft_dc", "mft_full"), ("stage1", "skip_layers")),
     "mft_epochs": (("bert_mtl", "bert_adv", "mft_dc", "mft_tw", "mft_full"), ("stage1", "epochs")),
     "sample_fraction": (tuple(METHODS), ("few_shot", "sample_fraction")),
+    "mft_model": (("mft_dc", "mft_tw", "mft_full"), ("stage1", "mft_model")),
 }
+# Keys of the `meta_fine_tuning` model that other keys of the experiment set, and why
+# `mft_model` may not set them too (a sweep over lambda would silently lose to it).
+MFT_MODEL_KEYS_SET_ELSEWHERE = {
+    "type": "the method sets it (mft_dc, mft_tw or mft_full)",
+    "text_field_embedder": "set the experiment's encoder",
+    "bf16": "set the experiment's bf16",
+    "domain_corruption_weight": "set the experiment's stage1.lambda (0 is the method mft_tw)",
+    "skip_layers": "set the experiment's stage1.skip_layers",
+    "keep_pooler": "typicality.embedding 'pooler' keeps the pooler",
+    "initializer": "stage 1 starts from the pretrained encoder",
+    "vocab": "the vocabulary comes from the data",
+}
+TYPICALITY_KEYS_SET_ELSEWHERE = {
+    "alpha": "set the experiment's stage1.alpha",
+    "prototypes_per_class": "set the experiment's stage1.prototypes_per_class",
+    "seed": "the run's seed seeds k-means",
+}
+# A sweep value's name becomes part of its run folders.
+SWEEP_VALUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+# The settings of the rows that are not a method's plain result: a stage-1 model scored on its
+# own (`stage1_scores`), and in a transfer experiment a model scored on the held-out domain
+# without training on it, or after training on `shots_setting(n)` of its instances.
+STAGE1_SETTING = "stage1"
+ZERO_SHOT = "zero-shot"
+
+
+def shots_setting(shots: Optional[int]) -> str:
+    """The folder and row name of a shots value of a transfer experiment: `shots=32`, `shots=all`."""
+    return f"shots={shots_key(shots)}"
+
+
+def shots_key(shots: Optional[int]) -> str:
+    """The key of a shots value in `transfer.epochs`: `'32'`, or `'all'` for null."""
+    return "all" if shots is None else str(shots)
+
+
+def has_zero_shot(method: str) -> bool:
+    """
+    Whether a transfer experiment scores `method`'s stage-1 model on the held-out domain: the
+    pooled label classifier of BERT (Mix), BERT (Adv) and MFT applies to any domain; BERT
+    (MTL) has one classifier per training domain and BERT (S) no model before the domain's own.
+    """
+    return method == "bert_mix" or METHODS[method]["stage1"] in ("adv", "mft")
 
 
 @dataclass
@@ -130,10 +228,22 @@ class Experiment:
     stage2: Dict[str, Any]
     sweep: Optional[Dict[str, Any]]
     overrides: Dict[str, Any]
+    stage1_scores: bool = False
+    transfer: Optional[Dict[str, Any]] = None  # with every key of DEFAULT_TRANSFER
 
     @property
     def sweep_values(self) -> List[Any]:
         return list(self.sweep["values"]) if self.sweep else [None]
+
+    @property
+    def columns(self) -> List[str]:
+        """The domains of the results' columns: the held-out ones in a transfer experiment."""
+        return list(self.transfer["held_out"]) if self.transfer else list(self.domains)
+
+    def transfer_epochs(self, shots: Optional[int]) -> int:
+        """The stage-2 epochs of a transfer run on `shots` instances of the held-out domain."""
+        assert self.transfer is not None
+        return self.transfer["epochs"].get(shots_key(shots), self.stage2["epochs"])
 
 
 @dataclass
@@ -147,14 +257,26 @@ class Run:
     domain: Optional[str] = None  # None: a run over every domain (stage 1, Mix)
     depends_on: Optional[str] = None  # run_id of the stage-1 run a stage-2 run starts from
     sweep_values: List[Any] = field(default_factory=list)  # values whose results it gives
+    held_out: Optional[str] = None  # transfer: the domain that stage 1 leaves out
+    setting: Optional[str] = None  # transfer: `shots_setting` of a run on the held-out domain
 
     @property
     def is_stage1(self) -> bool:
-        return self.spec["kind"] in ("mtl", "adv", "mft")
+        # in a transfer experiment BERT (Mix) on the other domains is a stage 1 too
+        return self.spec["kind"] in ("mtl", "adv", "mft") or (
+            self.held_out is not None and self.spec["kind"] == "mix"
+        )
 
     def describe(self) -> str:
+        display = METHODS[self.method]["display"]
+        if self.held_out is not None:
+            if self.is_stage1:
+                return f"{display}, seed {self.seed}, stage 1 without {self.held_out}"
+            shots = self.setting[len("shots=") :] if self.setting else "all"
+            sample = "all instances" if shots == "all" else f"{shots} instances"
+            return f"{display}, seed {self.seed}, {self.held_out} ({sample})"
         stage = "stage 1" if self.is_stage1 else (self.domain or "all domains")
-        return f"{METHODS[self.method]['display']}, seed {self.seed}, {stage}"
+        return f"{display}, seed {self.seed}, {stage}"
 
 
 def load_experiment(path: str, overrides: str = "", test_data: Optional[str] = None) -> Experiment:
@@ -192,6 +314,7 @@ def load_experiment(path: str, overrides: str = "", test_data: Optional[str] = N
         raise ConfigurationError(f"{path}: seeds must be a non-empty list of integers")
     stage1 = _with_defaults(path, "stage1", raw.get("stage1", {}), DEFAULT_STAGE1)
     stage2 = _with_defaults(path, "stage2", raw.get("stage2", {}), DEFAULT_STAGE2)
+    check_mft_model(path, "stage1.mft_model", stage1["mft_model"])
     sweep = raw.get("sweep")
     if sweep is not None:
         if sweep.get("parameter") not in SWEEPS:
@@ -200,11 +323,22 @@ def load_experiment(path: str, overrides: str = "", test_data: Optional[str] = N
             )
         if not sweep.get("values"):
             raise ConfigurationError(f"{path}: sweep.values must list at least one value")
+        if sweep["parameter"] == "mft_model":
+            _check_mft_model_sweep(path, sweep["values"])
     checkpoint = raw.get("checkpoint", "last")
     if checkpoint not in CHECKPOINTS:
         raise ConfigurationError(
             f"{path}: checkpoint must be one of {CHECKPOINTS}, got {checkpoint!r}"
         )
+    stage1_scores = raw.get("stage1_scores", False)
+    if not isinstance(stage1_scores, bool):
+        raise ConfigurationError(
+            f"{path}: stage1_scores must be true or false, got {stage1_scores!r}"
+        )
+    few_shot = dict(raw.get("few_shot", {}))
+    transfer = raw.get("transfer")
+    if transfer is not None:
+        transfer = _check_transfer(path, raw, transfer, few_shot, sweep, stage1_scores)
     encoder = raw.get("encoder") or os.environ.get("MFT_ENCODER")
     if not encoder:
         raise ConfigurationError(f"{path}: no encoder (set the key `encoder` or MFT_ENCODER)")
@@ -220,11 +354,13 @@ def load_experiment(path: str, overrides: str = "", test_data: Optional[str] = N
         checkpoint=checkpoint,
         bf16=bool(raw.get("bf16", False)),
         reader=dict(raw.get("reader", {})),
-        few_shot=dict(raw.get("few_shot", {})),
+        few_shot=few_shot,
         stage1=stage1,
         stage2=stage2,
         sweep=sweep,
         overrides=dict(raw.get("overrides", {})),
+        stage1_scores=stage1_scores,
+        transfer=transfer,
     )
 
 
@@ -239,29 +375,227 @@ def _with_defaults(
     return {**defaults, **given}
 
 
+def check_mft_model(path: str, key: str, options: Any) -> None:
+    """
+    Check options of the `meta_fine_tuning` model given as `key` (`stage1.mft_model` or a
+    value of the `mft_model` sweep): keys the model takes, none that other experiment keys set,
+    and typicality settings in range.
+    """
+    # Imported here: the model pulls in torch and transformers, which the rest of this module
+    # does not need.
+    from mft_plugin.losses import CORRUPTIONS
+    from mft_plugin.models.classifier import TransformerClassifier
+    from mft_plugin.models.meta_fine_tuning import MetaFineTuning
+    from mft_plugin.typicality import TypicalityConfig
+
+    if not isinstance(options, dict):
+        raise ConfigurationError(
+            f"{path}: {key} must be an object of meta_fine_tuning options, got {options!r}"
+        )
+    for name, instead in MFT_MODEL_KEYS_SET_ELSEWHERE.items():
+        if name in options:
+            raise ConfigurationError(f"{path}: {key}.{name} cannot be set here: {instead}")
+    allowed = (_parameters(MetaFineTuning) | _parameters(TransformerClassifier)) - set(
+        MFT_MODEL_KEYS_SET_ELSEWHERE
+    )
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ConfigurationError(
+            f"{path}: {key} has key(s) {unknown} that the meta_fine_tuning model does not take; "
+            f"it takes {sorted(allowed)}"
+        )
+    if "corruption" in options and options["corruption"] not in CORRUPTIONS:
+        raise ConfigurationError(
+            f"{path}: {key}.corruption must be one of {CORRUPTIONS}, got {options['corruption']!r}"
+        )
+    typicality = options.get("typicality")
+    if typicality is None:  # absent, or null: no typicality weights, as MFT (DC)
+        return
+    if not isinstance(typicality, dict):
+        raise ConfigurationError(
+            f"{path}: {key}.typicality must be an object or null, got {typicality!r}"
+        )
+    for name, instead in TYPICALITY_KEYS_SET_ELSEWHERE.items():
+        if name in typicality:
+            raise ConfigurationError(
+                f"{path}: {key}.typicality.{name} cannot be set here: {instead}"
+            )
+    allowed = _parameters(TypicalityConfig) - set(TYPICALITY_KEYS_SET_ELSEWHERE)
+    unknown = sorted(set(typicality) - allowed)
+    if unknown:
+        raise ConfigurationError(
+            f"{path}: {key}.typicality has key(s) {unknown} that typicality does not take; "
+            f"it takes {sorted(allowed)}"
+        )
+    try:
+        TypicalityConfig(**typicality)
+    except (TypeError, ValueError) as error:  # a value out of range names its key
+        raise ConfigurationError(f"{path}: {key}: {error}") from None
+
+
+def _parameters(cls) -> set:
+    return set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}
+
+
+def _check_mft_model_sweep(path: str, values: List[Any]) -> None:
+    names = []
+    for index, value in enumerate(values):
+        key = f"sweep.values[{index}]"
+        name = value.get("name") if isinstance(value, dict) else None
+        if not isinstance(name, str) or not SWEEP_VALUE_NAME.match(name):
+            raise ConfigurationError(
+                f"{path}: {key}: a value of the mft_model sweep is an object with a `name` "
+                "(letters, digits and . _ + -, the label of its run folders and tables) and the "
+                "meta_fine_tuning options it sets, e.g. "
+                "{name: 'mean_one', typicality: {rescale: 'mean_one'}}; "
+                f"got {json.dumps(value)}"
+            )
+        names.append(name)
+        check_mft_model(path, key, {k: v for k, v in value.items() if k != "name"})
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ConfigurationError(
+            f"{path}: sweep.values: the name(s) {duplicates} are given to more than one value "
+            "of the mft_model sweep; every value needs a name of its own"
+        )
+
+
+def _check_transfer(
+    path: str,
+    raw: Dict[str, Any],
+    given: Any,
+    few_shot: Dict[str, Any],
+    sweep: Optional[Dict[str, Any]],
+    stage1_scores: bool,
+) -> Dict[str, Any]:
+    if not isinstance(given, dict):
+        raise ConfigurationError(f"{path}: transfer must be an object or null, got {given!r}")
+    transfer = copy.deepcopy(_with_defaults(path, "transfer", given, DEFAULT_TRANSFER))
+    shots = transfer["shots"]
+    if (
+        not isinstance(shots, list)
+        or not shots
+        or not all(s is None or _is_positive_integer(s) for s in shots)
+    ):
+        raise ConfigurationError(
+            f"{path}: transfer.shots must list positive numbers of training instances, or null "
+            f"for all of the held-out domain; got {shots!r}"
+        )
+    if len(set(shots)) != len(shots):
+        raise ConfigurationError(f"{path}: transfer.shots lists a value twice: {shots}")
+    epochs = transfer["epochs"]
+    if not isinstance(epochs, dict):
+        raise ConfigurationError(f"{path}: transfer.epochs must be an object, got {epochs!r}")
+    keys = [shots_key(s) for s in shots]
+    stray = sorted(set(epochs) - set(keys))
+    if stray:
+        raise ConfigurationError(
+            f"{path}: transfer.epochs has key(s) {stray} that are no value of transfer.shots; "
+            f"its keys are {keys} ('all' for null)"
+        )
+    bad = {k: v for k, v in epochs.items() if not _is_positive_integer(v)}
+    if bad:
+        raise ConfigurationError(f"{path}: transfer.epochs must be positive integers, got {bad}")
+    domains = list(raw["domains"])
+    held_out = transfer["held_out"] if transfer["held_out"] is not None else domains
+    if not isinstance(held_out, list) or not held_out or not set(held_out) <= set(domains):
+        raise ConfigurationError(
+            f"{path}: transfer.held_out must list some of the domains {domains}, got {held_out!r}"
+        )
+    if len(set(held_out)) != len(held_out):
+        raise ConfigurationError(f"{path}: transfer.held_out lists a domain twice: {held_out}")
+    transfer["held_out"] = list(held_out)
+    if len(domains) < 2:
+        raise ConfigurationError(
+            f"{path}: transfer holds out one domain and trains on the others, but domains "
+            f"lists only {domains}"
+        )
+    needs_two = [m for m in raw["methods"] if METHODS[m]["stage1"] in ("adv", "mft")]
+    if needs_two and len(domains) < 3:
+        raise ConfigurationError(
+            f"{path}: transfer: the methods {needs_two} tell domains apart in stage 1 and need "
+            f"two domains besides the held-out one, but domains lists {domains}"
+        )
+    if few_shot:
+        raise ConfigurationError(
+            f"{path}: transfer and few_shot do not combine: transfer.shots samples the held-out "
+            "domain, and stage 1 trains on all of the other domains"
+        )
+    if sweep is not None and sweep["parameter"] == "sample_fraction":
+        raise ConfigurationError(
+            f"{path}: transfer and a sample_fraction sweep do not combine: transfer.shots sets "
+            "the held-out domain's training data"
+        )
+    if stage1_scores:
+        raise ConfigurationError(
+            f"{path}: transfer and stage1_scores do not combine: a transfer experiment scores "
+            "its stage-1 models on the held-out domain (the zero-shot rows)"
+        )
+    return transfer
+
+
+def _is_positive_integer(value: Any) -> bool:
+    # JSON's true is a Python int (1): a count of instances or epochs must be a number
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
 def sweep_slug(parameter: str, value: Any) -> str:
     """A folder name for one value of a sweep, e.g. `lambda=0.05` or `skip_layers=2-4-6`."""
+    return f"{parameter}={sweep_label(parameter, value)}"
+
+
+def sweep_label(parameter: str, value: Any) -> str:
+    """A value of a sweep as text: `0.05`, `2-4-6`, `null`, or an `mft_model` value's name."""
+    if parameter == "mft_model":
+        return value["name"]
     if isinstance(value, (list, tuple)):
-        text = "-".join(str(v) for v in value)
-    else:
-        text = "null" if value is None else str(value)
-    return f"{parameter}={text}"
+        return "-".join(str(v) for v in value)
+    return "null" if value is None else str(value)
+
+
+def merge_nested(target: Any, patch: Any) -> Any:
+    """
+    `patch` merged into `target`: objects key by key, any other value (null too) replaces.
+    training_configs/experiment.libsonnet merges `mft_model` into the model config the same way.
+    """
+    if not (isinstance(target, dict) and isinstance(patch, dict)):
+        return copy.deepcopy(patch)
+    merged = copy.deepcopy(target)
+    for key, value in patch.items():
+        merged[key] = merge_nested(merged[key], value) if key in merged else copy.deepcopy(value)
+    return merged
 
 
 def plan_runs(experiment: Experiment) -> List[Run]:
     """Every training run of the experiment, each stage-1 run before the runs that need it."""
     runs: Dict[str, Run] = {}
-    for value in experiment.sweep_values:
-        for method in experiment.methods:
-            settings = _settings_for(experiment, method, value)
-            swept = (
-                experiment.sweep is not None and method in SWEEPS[experiment.sweep["parameter"]][0]
-            )
-            slug = sweep_slug(experiment.sweep["parameter"], value) if swept else "default"
-            for seed in experiment.seeds:
-                for run in _method_runs(experiment, method, seed, slug, settings):
-                    existing = runs.setdefault(run.run_id, run)
-                    existing.sweep_values.append(value)
+    # the folder slug of the first sweep value that gave a method its settings
+    first_slug: Dict[Tuple[str, str], str] = {}
+    held_out_domains = experiment.transfer["held_out"] if experiment.transfer else [None]
+    for held_out in held_out_domains:
+        for value in experiment.sweep_values:
+            for method in experiment.methods:
+                settings = _settings_for(experiment, method, value)
+                swept = (
+                    experiment.sweep is not None
+                    and method in SWEEPS[experiment.sweep["parameter"]][0]
+                )
+                slug = "default"
+                if swept:
+                    # a value that leaves the method's settings as an earlier one did (MFT (DC)
+                    # under mft_model values that differ in typicality only) reuses its runs
+                    slug = first_slug.setdefault(
+                        (method, canonical_json(settings)),
+                        sweep_slug(experiment.sweep["parameter"], value),
+                    )
+                for seed in experiment.seeds:
+                    if held_out is None:
+                        planned = _method_runs(experiment, method, seed, slug, settings)
+                    else:
+                        planned = _transfer_runs(experiment, method, seed, slug, settings, held_out)
+                    for run in planned:
+                        existing = runs.setdefault(run.run_id, run)
+                        existing.sweep_values.append(value)
     return list(runs.values())
 
 
@@ -294,8 +628,29 @@ def _settings_for(experiment: Experiment, method: str, value: Any) -> Dict[str, 
     if experiment.sweep is not None:
         methods, (section, key) = SWEEPS[experiment.sweep["parameter"]]
         if method in methods:
-            settings[section][key] = value
+            if key == "mft_model":  # the value's options on top of stage1.mft_model
+                options = {k: v for k, v in value.items() if k != "name"}
+                settings[section][key] = merge_nested(settings[section][key], options)
+            else:
+                settings[section][key] = value
+    if METHODS[method].get("variant") == "dc":  # MFT (DC) has no typicality to set options of
+        settings["stage1"]["mft_model"].pop("typicality", None)
     return settings
+
+
+def _base_spec(experiment: Experiment, seed: int, settings) -> Dict[str, Any]:
+    return {
+        "task": experiment.task,
+        "seed": seed,
+        "train": experiment.data["train"],
+        "dev": experiment.data["dev"],
+        "reader": experiment.reader,
+        "train_sample": {},
+        "stage1": settings["stage1"],
+        "stage2": settings["stage2"],
+        "domain": None,
+        "stage1_archive": None,
+    }
 
 
 def _method_runs(experiment: Experiment, method: str, seed: int, slug: str, settings) -> List[Run]:
@@ -303,18 +658,7 @@ def _method_runs(experiment: Experiment, method: str, seed: int, slug: str, sett
     train_sample = {k: v for k, v in settings["few_shot"].items() if v is not None}
     if train_sample:  # each seed trains on its own sample (see the module's docstring)
         train_sample.setdefault("sample_seed", seed)
-    spec = {
-        "task": experiment.task,
-        "seed": seed,
-        "train": experiment.data["train"],
-        "dev": experiment.data["dev"],
-        "reader": experiment.reader,
-        "train_sample": train_sample,
-        "stage1": settings["stage1"],
-        "stage2": settings["stage2"],
-        "domain": None,
-        "stage1_archive": None,
-    }
+    spec = dict(_base_spec(experiment, seed, settings), train_sample=train_sample)
     info = METHODS[method]
     if method == "bert_mix":
         return [Run(f"{base}/mix", method, seed, dict(spec, kind="mix"))]
@@ -349,6 +693,55 @@ def _method_runs(experiment: Experiment, method: str, seed: int, slug: str, sett
         for domain in experiment.domains
     ]
     return [stage1] + stage2
+
+
+def _transfer_runs(
+    experiment: Experiment, method: str, seed: int, slug: str, settings, held_out: str
+) -> List[Run]:
+    """
+    The runs of `method` for the held-out domain `held_out` (see the module docstring): a
+    stage 1 on the other domains (all but BERT (S)), then a run on `held_out` per shots value.
+    """
+    base = f"transfer-{held_out}/{method}/{slug}/seed-{seed}"
+    spec = _base_spec(experiment, seed, settings)
+    info = METHODS[method]
+    runs: List[Run] = []
+    stage1: Optional[Run] = None
+    if method != "bert_s":
+        others = [domain for domain in experiment.domains if domain != held_out]
+        stage1_spec = dict(spec, reader=dict(experiment.reader, domains=others))
+        if method == "bert_mix":
+            stage1_spec["kind"] = "mix"
+        else:
+            stage1_spec.update(kind=info["stage1"], variant=info.get("variant"))
+        stage1 = Run(f"{base}/stage1", method, seed, stage1_spec, held_out=held_out)
+        runs.append(stage1)
+    for shots in experiment.transfer["shots"]:
+        setting = shots_setting(shots)
+        run_spec = dict(
+            spec,
+            kind="single_domain",
+            domain=held_out,
+            # the same instances for every method of a seed; nested over the shots values
+            train_sample={} if shots is None else {"sample_count": shots, "sample_seed": seed},
+            stage2=dict(spec["stage2"], epochs=experiment.transfer_epochs(shots)),
+            stage1_archive=f"{base}/stage1/model.tar.gz" if stage1 else None,
+        )
+        if method == "bert_mtl":  # no head for the held-out domain: its encoder only
+            run_spec["stage1_label_classifier"] = False
+        runs.append(
+            Run(
+                f"{base}/{setting}",
+                method,
+                seed,
+                run_spec,
+                held_out,
+                depends_on=stage1.run_id if stage1 else None,
+                held_out=held_out,
+                setting=setting,
+            )
+        )
+    return runs
 
 
 def short_hash(text: str) -> str:

@@ -2,13 +2,27 @@
 An experiment's results the way the paper shows them: methods × domains plus the average, the
 mean over seeds (± their standard deviation), the best of each column in bold (Tables 2–4, 6,
 7), grouped bars, and line plots over a swept setting (Figures 3 and 4).
+
+Besides a method's plain result a table may have rows of a setting (see `table_rows`): a
+stage-1 model scored on its own ("MFT (Full), stage 1", `stage1_scores`), and in a transfer
+experiment, whose columns are the held-out domains, each method scored on the held-out domain
+zero-shot and after training on some or all of its instances ("BERT (Mix), 32 shots").
 """
 import json
 import statistics
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
-from mft_plugin.experiments.plan import METHODS, Experiment, sweep_slug
+from mft_plugin.experiments.plan import (
+    METHODS,
+    STAGE1_SETTING,
+    ZERO_SHOT,
+    Experiment,
+    has_zero_shot,
+    shots_setting,
+    sweep_label,
+    sweep_slug,
+)
 
 SPLITS = ("dev", "test")
 SCORING_RULES = {
@@ -22,42 +36,112 @@ SCORING_RULES = {
         "(Mix), the domain's own for per-domain runs), as AllenNLP keeps it."
     ),
 }
+STAGE1_NOTE = (
+    'A row "…, stage 1" is that method\'s stage-1 model (trained on every domain) scored per '
+    "domain from its own run, before any stage 2."
+)
+TRANSFER_NOTE = (
+    "Transfer to a new domain: for each column's domain d, every method but BERT (S) is trained "
+    "on the other domains only (BERT (Mix) pooled), then scored on d without training on it "
+    '("zero-shot") and after fine-tuning on d ("N shots": N training instances of d, the same '
+    'for every method of a seed; "all data": all of them). BERT (S) fine-tunes the pretrained '
+    "encoder on the same instances. BERT (MTL) has a classifier per training domain and none "
+    "for d: no zero-shot score (–), and its fine-tuning starts a new classifier on its encoder."
+)
+
+Row = Tuple[str, Optional[str]]  # (method, setting)
+
+
+def table_rows(experiment: Experiment) -> List[Row]:
+    """
+    `(method, setting)` of every row the results may have, in table order: each method, followed
+    by its stage-1 row with `stage1_scores`; in a transfer experiment the zero-shot rows (the
+    methods with a stage 1), then those of each shots value.
+    """
+    if experiment.transfer:
+        settings = [ZERO_SHOT] + [shots_setting(s) for s in experiment.transfer["shots"]]
+        return [
+            (method, setting)
+            for setting in settings
+            for method in experiment.methods
+            if setting != ZERO_SHOT or method != "bert_s"
+        ]
+    rows: List[Row] = []
+    for method in experiment.methods:
+        rows.append((method, None))
+        if experiment.stage1_scores and METHODS[method]["stage1"] is not None:
+            rows.append((method, STAGE1_SETTING))
+    return rows
+
+
+def row_key(method: str, setting: Optional[str]) -> str:
+    """A row's key in the summary: the method, or `method/setting` (`mft_full/stage1`)."""
+    return method if setting is None else f"{method}/{setting}"
+
+
+def row_label(method: str, setting: Optional[str]) -> str:
+    """A row's heading: "MFT (Full)", "MFT (Full), stage 1", "BERT (Mix), 32 shots"."""
+    display = METHODS[method]["display"]
+    if setting is None:
+        return display
+    return f"{display}, {setting_label(setting)}"
+
+
+def setting_label(setting: str) -> str:
+    if setting == STAGE1_SETTING:
+        return "stage 1"
+    if setting == ZERO_SHOT:
+        return ZERO_SHOT
+    shots = setting[len("shots=") :]
+    return "all data" if shots == "all" else f"{shots} shots"
 
 
 def summarise(experiment: Experiment, rows: List[Dict[str, Any]]) -> Dict[str, Any]:
     """
-    `{split: {sweep value: {method: {column: {mean, std, n}}}}}`, columns being the domains and
-    "Average". The average of a seed is the mean over the domains of that seed; the Average
-    column is the mean (± std) of those per-seed averages, over seeds with every domain scored.
-    Scores are percentages.
+    `{split: {sweep value: {row: {column: {mean, std, n}}}}}`, rows keyed by `row_key` (the
+    method for its plain result), columns being the domains (the held-out ones of a transfer
+    experiment) and "Average". The average of a seed is the mean over the domains of that
+    seed; the Average column is the mean (± std) of those per-seed averages, over seeds with
+    every domain scored. Scores are percentages. In a transfer experiment BERT (MTL)'s
+    zero-shot row is there with no scores (None), as it has none by design.
     """
+    columns = experiment.columns
     summary: Dict[str, Any] = {}
     for split in SPLITS:
         per_value: Dict[str, Any] = {}
         for value in experiment.sweep_values:
-            per_method: Dict[str, Any] = {}
-            for method in experiment.methods:
+            per_row: Dict[str, Any] = {}
+            for method, setting in table_rows(experiment):
                 selected = [
                     r
                     for r in rows
-                    if r["method"] == method and r["sweep_value"] == value and r[split] is not None
+                    if r["method"] == method
+                    and r.get("setting") == setting
+                    and r["sweep_value"] == value
+                    and r[split] is not None
                 ]
                 if not selected:
+                    if setting == ZERO_SHOT and not has_zero_shot(method):
+                        per_row[row_key(method, setting)] = None  # a placeholder, see below
                     continue
-                columns: Dict[str, Any] = {}
-                for domain in experiment.domains:
-                    columns[domain] = _stats(
+                cells: Dict[str, Any] = {}
+                for domain in columns:
+                    cells[domain] = _stats(
                         [100 * r[split] for r in selected if r["domain"] == domain]
                     )
                 averages = []
                 for seed in experiment.seeds:
                     seed_scores = {r["domain"]: r[split] for r in selected if r["seed"] == seed}
-                    if len(seed_scores) == len(experiment.domains):
+                    if len(seed_scores) == len(columns):
                         averages.append(100 * statistics.mean(seed_scores.values()))
-                columns["Average"] = _stats(averages)
-                per_method[method] = columns
-            if per_method:
-                per_value[_value_key(value)] = per_method
+                cells["Average"] = _stats(averages)
+                per_row[row_key(method, setting)] = cells
+            if any(cells is not None for cells in per_row.values()):
+                empty = {column: None for column in columns + ["Average"]}
+                per_value[_value_key(value)] = {
+                    key: cells if cells is not None else dict(empty)
+                    for key, cells in per_row.items()
+                }
         if per_value:
             summary[split] = per_value
     return summary
@@ -81,10 +165,12 @@ def markdown(
     experiment: Experiment, summary: Dict[str, Any], missing: Optional[List[str]] = None
 ) -> str:
     """
-    One table per split (and per swept value), the best mean of every column in bold; the runs
-    in `missing` (planned, not finished) are listed under the header.
+    One table per split (and per swept value), the best mean of every column in bold (in a
+    transfer experiment, of every column and setting); the runs in `missing` (planned, not
+    finished) are listed under the header.
     """
-    columns = experiment.domains + ["Average"]
+    columns = experiment.columns + ["Average"]
+    rows_by_key = {row_key(*row): row for row in table_rows(experiment)}
     lines = [f"# {experiment.name}", ""]
     if len(experiment.seeds) == 1:
         over = f"of seed {experiment.seeds[0]}"
@@ -93,16 +179,21 @@ def markdown(
             f"mean ± standard deviation over {len(experiment.seeds)} seeds {experiment.seeds} "
             "(a cell scored by fewer seeds says how many)"
         )
+    best_of = "each column and setting" if experiment.transfer else "each column"
     lines.append(
         f"Task `{experiment.task}`, {experiment.metric} (%) {over}; "
-        "best mean of each column in bold."
+        f"best mean of {best_of} in bold."
     )
     lines += ["", SCORING_RULES[experiment.checkpoint]]
+    if experiment.transfer:
+        lines += ["", TRANSFER_NOTE]
+    if experiment.stage1_scores:
+        lines += ["", STAGE1_NOTE]
     if missing:
         listed = ", ".join(f"`{run_id}`" for run_id in missing)
         lines += ["", f"Runs not finished ({len(missing)}): {listed}"]
     for split, per_value in summary.items():
-        for value_key, per_method in per_value.items():
+        for value_key, per_row in per_value.items():
             value = json.loads(value_key)
             title = f"## {split}"
             if experiment.sweep is not None:
@@ -110,22 +201,33 @@ def markdown(
             lines += ["", title, ""]
             lines.append("| Method | " + " | ".join(columns) + " |")
             lines.append("|---|" + "---:|" * len(columns))
+
+            def group(key: str) -> Optional[str]:
+                # rows compete within their setting in a transfer experiment, all of them else
+                return rows_by_key[key][1] if experiment.transfer else None
+
             best = {
-                column: max(
-                    (cells[column]["mean"] for cells in per_method.values() if cells[column]),
+                (group(key), column): max(
+                    (
+                        other[column]["mean"]
+                        for other_key, other in per_row.items()
+                        if group(other_key) == group(key) and other[column]
+                    ),
                     default=None,
                 )
+                for key in per_row
                 for column in columns
             }
-            for method, cells in per_method.items():
-                row = [METHODS[method]["display"]]
+            for key, cells in per_row.items():
+                row = [row_label(*rows_by_key[key])]
                 for column in columns:
                     cell = cells[column]
                     if cell is None:
                         row.append("–")
                         continue
                     text = _cell_text(cell, len(experiment.seeds))
-                    row.append(f"**{text}**" if cell["mean"] == best[column] else text)
+                    is_best = cell["mean"] == best[(group(key), column)]
+                    row.append(f"**{text}**" if is_best else text)
                 lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 
@@ -142,7 +244,11 @@ def _cell_text(cell: Dict[str, float], planned_seeds: int) -> str:
 
 
 def plot(experiment: Experiment, summary: Dict[str, Any], path: Path) -> None:
-    """Grouped bars per column; with a sweep, one line a method over the swept values per column."""
+    """
+    Grouped bars per column; with a sweep, one line a row over the swept values per column; in
+    a transfer experiment, one line a method over the settings (zero-shot, then more and more
+    instances of the held-out domain) per column.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -150,43 +256,67 @@ def plot(experiment: Experiment, summary: Dict[str, Any], path: Path) -> None:
 
     split = "test" if "test" in summary else "dev"
     per_value = summary.get(split, {})
-    columns = experiment.domains + ["Average"]
-    if experiment.sweep is None:
-        per_method = next(iter(per_value.values()), {})
+    columns = experiment.columns + ["Average"]
+    labels = {row_key(*row): row_label(*row) for row in table_rows(experiment)}
+    if experiment.transfer:
+        settings = [ZERO_SHOT] + [shots_setting(s) for s in experiment.transfer["shots"]]
+        ticks = [setting_label(s).replace(" shots", "") for s in settings]
+        figure, all_axes = plt.subplots(
+            1, len(columns), figsize=(3.2 * len(columns), 3.4), squeeze=False
+        )
+        for axes, column in zip(all_axes[0], columns):
+            for value_key, per_row in per_value.items():
+                for method in experiment.methods:
+                    points = [
+                        (per_row.get(row_key(method, setting)) or {}).get(column)
+                        for setting in settings
+                    ]
+                    if not any(points):
+                        continue
+                    label = METHODS[method]["display"]
+                    if experiment.sweep is not None:
+                        parameter = experiment.sweep["parameter"]
+                        label += f", {sweep_label(parameter, json.loads(value_key))}"
+                    means = [p["mean"] if p else float("nan") for p in points]
+                    axes.plot(range(len(settings)), means, marker="o", label=label)
+            axes.set_title(column)
+            axes.set_xticks(range(len(settings)))
+            axes.set_xticklabels(ticks, fontsize="small")
+            axes.set_xlabel("instances of the domain")
+        all_axes[0][0].set_ylabel(f"{experiment.metric} (%), {split}")
+        all_axes[0][-1].legend(fontsize="small")
+    elif experiment.sweep is None:
+        per_row = next(iter(per_value.values()), {})
         figure, axes = plt.subplots(figsize=(3.2 + 1.4 * len(columns), 4))
-        width = 0.8 / max(1, len(per_method))
-        for index, (method, cells) in enumerate(per_method.items()):
-            positions = [
-                c + (index - (len(per_method) - 1) / 2) * width for c in range(len(columns))
-            ]
+        width = 0.8 / max(1, len(per_row))
+        for index, (key, cells) in enumerate(per_row.items()):
+            positions = [c + (index - (len(per_row) - 1) / 2) * width for c in range(len(columns))]
             means = [cells[c]["mean"] if cells[c] else 0.0 for c in columns]
             errors = [cells[c]["std"] if cells[c] else 0.0 for c in columns]
-            axes.bar(
-                positions, means, width, yerr=errors, capsize=2, label=METHODS[method]["display"]
-            )
+            axes.bar(positions, means, width, yerr=errors, capsize=2, label=labels[key])
         axes.set_xticks(range(len(columns)))
         axes.set_xticklabels(columns)
         axes.set_ylabel(f"{experiment.metric} (%), {split}")
-        _zoom(
-            axes, [cells[c]["mean"] for cells in per_method.values() for c in columns if cells[c]]
-        )
+        _zoom(axes, [cells[c]["mean"] for cells in per_row.values() for c in columns if cells[c]])
         # beside the axes: inside, it hides the bars of the first column
         axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     else:
         parameter = experiment.sweep["parameter"]
         values = [json.loads(key) for key in per_value]
-        labels = ["-".join(map(str, v)) if isinstance(v, list) else str(v) for v in values]
+        ticks = [sweep_label(parameter, v) for v in values]
         figure, all_axes = plt.subplots(
             1, len(columns), figsize=(3.2 * len(columns), 3.4), squeeze=False
         )
         for axes, column in zip(all_axes[0], columns):
-            for method in experiment.methods:
-                points = [per_value[key].get(method, {}).get(column) for key in per_value]
+            for key in labels:
+                points = [(per_value[v].get(key) or {}).get(column) for v in per_value]
+                if not any(points):
+                    continue
                 means = [p["mean"] if p else float("nan") for p in points]
-                axes.plot(range(len(values)), means, marker="o", label=METHODS[method]["display"])
+                axes.plot(range(len(values)), means, marker="o", label=labels[key])
             axes.set_title(column)
             axes.set_xticks(range(len(values)))
-            axes.set_xticklabels(labels, fontsize="small")
+            axes.set_xticklabels(ticks, fontsize="small")
             axes.set_xlabel(parameter)
         all_axes[0][0].set_ylabel(f"{experiment.metric} (%), {split}")
         all_axes[0][-1].legend(fontsize="small")
@@ -230,6 +360,8 @@ def write_results(
             "stage2": experiment.stage2,
             "few_shot": experiment.few_shot,
             "sweep": experiment.sweep,
+            "stage1_scores": experiment.stage1_scores,
+            "transfer": experiment.transfer,
         },
         "runs": rows,
         "missing_runs": list(missing or []),

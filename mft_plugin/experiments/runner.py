@@ -9,6 +9,9 @@ scores whatever has finished.
 Layout of the output directory:
 
     OUT/<method>/<default | parameter=value>/seed-<s>/<stage1 | mix | domain>/   serialization dirs
+    OUT/transfer-<d>/<method>/<default | parameter=value>/seed-<s>/<stage1 | shots=N | shots=all>/
+                                          the same, of a transfer experiment with held-out domain d;
+                                          stage1/ also holds zero-shot-<d>.json, its score on d
     OUT/configs/<run id>.json                                                   their configs
     OUT/logs/<run id>.log                                                       their output
     OUT/commands/                                                               see export.py
@@ -29,7 +32,16 @@ from allennlp.common import Params, Tqdm
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.params import with_overrides
 
-from mft_plugin.experiments.plan import Experiment, Run, canonical_json, plan_runs, short_hash
+from mft_plugin.experiments.plan import (
+    STAGE1_SETTING,
+    ZERO_SHOT,
+    Experiment,
+    Run,
+    canonical_json,
+    has_zero_shot,
+    plan_runs,
+    short_hash,
+)
 from mft_plugin.experiments.report import write_results
 from mft_plugin.settings import training_configs_dir
 
@@ -322,9 +334,21 @@ class ExperimentRunner:
         return self.run_dir(run) / f"test-metrics-{short_hash(str(Path(test).resolve()))}.json"
 
     def evaluate(self, run: Run) -> None:
-        """Score a finished run on the test data (once per test path), if there is one."""
+        """
+        Score a finished run where its figures of training do not do: on the test data (once
+        per test path), if there is one; a transfer experiment's stage-1 model on the held-out
+        domain (`evaluate_zero_shot`).
+        """
+        if self.status(run) != "done":
+            return
+        if run.is_stage1:
+            if run.held_out is not None:
+                self.evaluate_zero_shot(run)
+                return
+            if not self.experiment.stage1_scores:
+                return
         path = self.test_metrics_path(run)
-        if path is None or path.is_file() or run.is_stage1 or self.status(run) != "done":
+        if path is None or path.is_file():
             return
         from allennlp.commands.evaluate import evaluate_from_archive
 
@@ -334,28 +358,86 @@ class ExperimentRunner:
         metrics["test_data_path"] = test
         path.write_text(json.dumps(metrics, indent=2))
 
+    def zero_shot_paths(self, run: Run) -> Dict[str, Path]:
+        """
+        `{split: file}` of the zero-shot scores of a transfer experiment's stage-1 run on its
+        held-out domain: `zero-shot-<d>.json` (dev), `zero-shot-<d>-test-<hash>.json` (test).
+        """
+        paths = {"dev": self.run_dir(run) / f"zero-shot-{run.held_out}.json"}
+        test = self.experiment.data.get("test")
+        if test:
+            digest = short_hash(str(Path(test).resolve()))
+            paths["test"] = self.run_dir(run) / f"zero-shot-{run.held_out}-test-{digest}.json"
+        return paths
+
+    def evaluate_zero_shot(self, run: Run) -> None:
+        """
+        Score the stage-1 model of a transfer experiment on its held-out domain's dev (and test)
+        data, which it was not trained on: `allennlp evaluate` of its archive with the reader
+        set to that domain, unsampled. The domain is one the model's vocabulary lacks, so it
+        counts as "no domain" and the overall metric is the domain's. BERT (MTL), which needs a
+        classifier of the domain, has no zero-shot score.
+        """
+        if not has_zero_shot(run.method):
+            return
+        from allennlp.commands.evaluate import evaluate_from_archive
+
+        overrides = self.held_out_reader_overrides(run)
+        for split, path in self.zero_shot_paths(run).items():
+            if path.is_file():
+                continue
+            data = str(Path(self.experiment.data[split]).resolve())
+            logger.info("Evaluating %s on %s of %s (zero-shot)", run.run_id, run.held_out, data)
+            metrics = evaluate_from_archive(
+                str(self.run_dir(run) / "model.tar.gz"), data, cmd_overrides=overrides
+            )
+            metrics.update(held_out_domain=run.held_out, data_path=data)
+            path.write_text(json.dumps(metrics, indent=2))
+
+    def held_out_reader_overrides(self, run: Run) -> Dict[str, Any]:
+        """Overrides of the run's archived config: its evaluation reader reads the held-out domain."""
+        trained = Params.from_file(str(self.run_dir(run) / "config.json")).as_dict(quiet=True)
+        section = (
+            "validation_dataset_reader"
+            if "validation_dataset_reader" in trained
+            else "dataset_reader"
+        )
+        return {
+            f"{section}.domains": [run.held_out],
+            f"{section}.sample_fraction": None,
+            f"{section}.sample_count": None,
+        }
+
     def scores(self, run: Run) -> List[Dict[str, Any]]:
         """
         The metric of each domain a finished evaluation run covers, on dev (and test), by the
         experiment's scoring rule: the kept epoch's dev figures (`checkpoint: last`, the last
         epoch's `validation_*`; `best`, AllenNLP's `best_validation_*`), and the test figures of
         the kept model. `dev_best_epoch`, each run's best epoch on dev, is kept for reference.
+        A row's `setting` is None for a method's plain result; `stage1` for a stage-1 model
+        scored on its own (`stage1_scores`); in a transfer experiment `zero-shot` for a stage-1
+        model scored on the held-out domain, and `shots=N` or `shots=all` for the runs on it.
         """
-        if run.is_stage1 or self.status(run) != "done":
+        if self.status(run) != "done":
             return []
+        if run.is_stage1:
+            if run.held_out is not None:
+                return self.zero_shot_scores(run)
+            if self.experiment.stage1_scores:
+                return self._scores_of_training(run, self.experiment.domains, STAGE1_SETTING)
+            return []
+        domains = [run.domain] if run.domain else self.experiment.domains
+        return self._scores_of_training(run, domains, run.setting)
+
+    def _scores_of_training(
+        self, run: Run, domains: List[str], setting: Optional[str]
+    ) -> List[Dict[str, Any]]:
         metric = self.experiment.metric
         metrics_file = self.run_dir(run) / "metrics.json"
-        trained = json.loads(metrics_file.read_text())
+        trained = self.trained_metrics(run)
         scored = "validation" if self.experiment.checkpoint == "last" else "best_validation"
-        if self.experiment.checkpoint == "last" and "kept_epoch" not in trained:
-            raise ConfigurationError(
-                f"{metrics_file} has no kept_epoch: the run kept its best epoch, but the "
-                "experiment scores the last (checkpoint: last). Delete the run folder to train it "
-                "again, or set checkpoint: 'best'."
-            )
         test_path = self.test_metrics_path(run)
         tested = json.loads(test_path.read_text()) if test_path and test_path.is_file() else {}
-        domains = [run.domain] if run.domain else self.experiment.domains
         rows = []
         for domain in domains:
             dev = trained.get(f"{scored}_{metric}_{domain}")
@@ -372,6 +454,7 @@ class ExperimentRunner:
                         "seed": run.seed,
                         "domain": domain,
                         "sweep_value": value,
+                        "setting": setting,
                         "dev": dev,
                         "test": test,
                         "epoch": trained.get("kept_epoch", trained.get("best_epoch")),
@@ -380,6 +463,59 @@ class ExperimentRunner:
                     }
                 )
         return rows
+
+    def trained_metrics(self, run: Run) -> Dict[str, Any]:
+        """
+        The run's metrics.json, if the run kept the model that the experiment's scoring rule
+        scores: a run that kept its best epoch (no `kept_epoch`) under `checkpoint: last` is an
+        error, whether its figures of training are read or its archive is evaluated.
+        """
+        metrics_file = self.run_dir(run) / "metrics.json"
+        trained = json.loads(metrics_file.read_text())
+        if self.experiment.checkpoint == "last" and "kept_epoch" not in trained:
+            raise ConfigurationError(
+                f"{metrics_file} has no kept_epoch: the run kept its best epoch, but the "
+                "experiment scores the last (checkpoint: last). Delete the run folder to train it "
+                "again, or set checkpoint: 'best'."
+            )
+        return trained
+
+    def zero_shot_scores(self, run: Run) -> List[Dict[str, Any]]:
+        """
+        The rows of a transfer experiment's stage-1 run: the zero-shot scores of its archive
+        (the model the scoring rule keeps) on the held-out domain.
+        """
+        if not has_zero_shot(run.method):
+            return []
+        trained = self.trained_metrics(run)
+        figures = {}
+        for split, path in self.zero_shot_paths(run).items():
+            if not path.is_file():
+                continue
+            metrics = json.loads(path.read_text())
+            if self.experiment.metric not in metrics:
+                raise ConfigurationError(
+                    f"{path} has no {self.experiment.metric!r}; the evaluation reported "
+                    f"{sorted(metrics)}"
+                )
+            figures[split] = metrics[self.experiment.metric]
+        if "dev" not in figures:
+            return []
+        return [
+            {
+                "method": run.method,
+                "seed": run.seed,
+                "domain": run.held_out,
+                "sweep_value": value,
+                "setting": ZERO_SHOT,
+                "dev": figures["dev"],
+                "test": figures.get("test"),
+                "epoch": trained.get("kept_epoch", trained.get("best_epoch")),
+                "dev_best_epoch": None,
+                "run": run.run_id,
+            }
+            for value in run.sweep_values
+        ]
 
     def score_rows(self) -> List[Dict[str, Any]]:
         """The `scores` of every run, finished or not."""

@@ -146,6 +146,10 @@ class StageOneInitializer(PretrainedModelInitializer):
         if parameter_name in LABEL_CLASSIFIER_PARAMETERS and heads:
             message += (
                 f" It is a BERT (MTL) archive with a classifier per domain ({', '.join(heads)}):"
-                " set the initializer's `domain` (MFT_DOMAIN) to one of them."
+                " set the initializer's `domain` (MFT_DOMAIN) to one of them, or, for a domain"
+                " it has no head for, apply the initializer to the encoder only (the regex"
+                " `_text_field_embedder\\..*`), so that the label classifier starts afresh, as"
+                " single_domain(..., stage1_label_classifier=false) in"
+                " training_configs/common.libsonnet does."
             )
         return message

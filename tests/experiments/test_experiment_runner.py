@@ -15,6 +15,7 @@ import sys
 import pytest
 from allennlp.common.checks import ConfigurationError
 
+from mft_plugin.experiments.plan import short_hash
 from tests.conftest import FIXTURES, PROJECT_ROOT, TINY_ENVIRONMENT
 from tests.experiments.helpers import (
     EXPERIMENT_ENVIRONMENT,
@@ -23,6 +24,7 @@ from tests.experiments.helpers import (
 )
 
 EXPERIMENT = FIXTURES / "experiments" / "tiny.jsonnet"
+STAGE1_SCORES = '{"stage1_scores": true}'
 
 
 def _mft_experiment(output, *extra):
@@ -148,6 +150,33 @@ def test_test_data_override_scores_finished_models_without_training(finished, tm
 def test_changed_settings_are_refused(finished, in_process):
     with pytest.raises(ConfigurationError, match="was trained with other settings"):
         in_process(finished, "-o", '{"stage2": {"epochs": 2}}')
+
+
+def test_stage1_scores_add_a_row_per_stage1_method_from_its_own_run(finished, in_process):
+    in_process(finished, "--collect", "-o", STAGE1_SCORES)
+    markdown = (finished / "results.md").read_text()
+    stage1 = finished / "mft_full/default/seed-13/stage1"
+    trained = json.loads((stage1 / "metrics.json").read_text())
+    # the stage-1 model scored on the experiment's test data (tiny.jsonnet's dev folder)
+    test_data = str((FIXTURES / "data/taxonomy/dev").resolve())
+    tested = json.loads((stage1 / f"test-metrics-{short_hash(test_data)}.json").read_text())
+    assert tested["test_data_path"] == test_data
+    for split, figures, prefix in (("dev", trained, "validation_"), ("test", tested, "")):
+        _, rows = results_table(markdown, split)
+        assert list(rows) == ["BERT (S)", "MFT (Full)", "MFT (Full), stage 1"]
+        scores = [100 * figures[f"{prefix}accuracy_{domain}"] for domain in ("animal", "vehicle")]
+        assert rows["MFT (Full), stage 1"] == {
+            "animal": f"{scores[0]:.1f}",
+            "vehicle": f"{scores[1]:.1f}",
+            "Average": f"{sum(scores) / 2:.1f}",
+        }
+    results = json.loads((finished / "results.json").read_text())
+    stage1_rows = [row for row in results["runs"] if row["setting"] == "stage1"]
+    assert [(row["domain"], row["dev"]) for row in stage1_rows] == [
+        ("animal", trained["validation_accuracy_animal"]),
+        ("vehicle", trained["validation_accuracy_vehicle"]),
+    ]
+    assert all(row["run"] == "mft_full/default/seed-13/stage1" for row in stage1_rows)
 
 
 def test_interrupted_experiment_reruns_only_what_did_not_finish(finished, in_process):

@@ -4,8 +4,9 @@ import json
 import pytest
 from allennlp.common.checks import ConfigurationError
 
+from mft_plugin.experiments import ExperimentRunner
 from mft_plugin.experiments.plan import load_experiment, plan_runs
-from mft_plugin.experiments.report import markdown, summarise, write_results
+from mft_plugin.experiments.report import markdown, summarise, table_rows, write_results
 from tests.conftest import CONFIGS, SHARED_DATA
 
 
@@ -147,9 +148,175 @@ def test_write_results_makes_the_three_files(tmp_path):
         ("table3_amazon", 3 * (4 + 1 + 5 * 5)),  # S: 4 domains; Mix: 1; 5 methods: stage 1 + 4
         ("table4_taxonomy", 3 * (3 + 1 + 5 * 4)),
         ("figure4_lambda_taxonomy", 6 * 4),
+        # Mix once; MFT (Full) under 7 options: stage 1 + 5 genres each
+        ("mft_variants_mnli", 1 + 7 * (1 + 5)),
     ],
 )
 def test_paper_experiments_plan_every_run(name, runs, monkeypatch):
     monkeypatch.setenv("MFT_DATA_DIR", str(SHARED_DATA))
     experiment = load_experiment(str(CONFIGS / "experiments" / f"{name}.jsonnet"))
     assert len(plan_runs(experiment)) == runs
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="the experiment points at the real data")
+def test_mft_variants_mnli_changes_one_option_of_the_paper_model_a_value(monkeypatch, tmp_path):
+    monkeypatch.setenv("MFT_DATA_DIR", str(SHARED_DATA))
+    experiment = load_experiment(str(CONFIGS / "experiments" / "mft_variants_mnli.jsonnet"))
+    assert (experiment.task, experiment.methods, experiment.seeds) == (
+        "nli",
+        ["bert_mix", "mft_full"],
+        [13],
+    )
+    assert experiment.stage1_scores and experiment.bf16
+    assert experiment.stage1["epochs"] == experiment.stage2["epochs"] == 5
+    runner = ExperimentRunner(experiment, tmp_path)
+    paper = {"alpha": 0.5}  # the typicality section of the paper's MFT (Full)
+    expected = {
+        "paper": {"typicality": paper},
+        "mean_one": {"typicality": dict(paper, rescale="mean_one")},
+        "pooler": {"typicality": dict(paper, embedding="pooler")},
+        "cosine_to_mean": {"typicality": dict(paper, other_domains="cosine_to_mean")},
+        "shared_domain_head": {"typicality": paper, "shared_domain_head": True},
+        "unweighted_domain_loss": {"typicality": paper, "weight_domain_loss": False},
+        "uniform_corruption": {"typicality": paper, "corruption": "uniform"},
+    }
+    options = ("typicality", "shared_domain_head", "weight_domain_loss", "corruption")
+    models = {}
+    for run in runner.runs:
+        if run.is_stage1:
+            model = runner.config_for(run)["model"]
+            models[run.sweep_values[0]["name"]] = {k: model[k] for k in options if k in model}
+    assert models == expected
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (
+            {"stage1": {"mft_model": {"shared_domian_head": True}}},
+            r"stage1.mft_model has key\(s\) \['shared_domian_head'\] that the meta_fine_tuning "
+            "model does not take",
+        ),
+        (
+            {"stage1": {"mft_model": {"domain_corruption_weight": 0.2}}},
+            r"stage1.mft_model.domain_corruption_weight cannot be set here: set the experiment's "
+            r"stage1.lambda",
+        ),
+        (
+            {"stage1": {"mft_model": {"typicality": {"alpha": 0.3}}}},
+            r"stage1.mft_model.typicality.alpha cannot be set here: set the experiment's stage1.alpha",
+        ),
+        (
+            {"stage1": {"mft_model": {"typicality": {"rescal": "mean_one"}}}},
+            r"stage1.mft_model.typicality has key\(s\) \['rescal'\]",
+        ),
+        (
+            {"stage1": {"mft_model": {"typicality": {"rescale": "bogus"}}}},
+            r"stage1.mft_model: typicality.rescale must be one of",
+        ),
+        (
+            {"stage1": {"mft_model": {"corruption": "random"}}},
+            r"stage1.mft_model.corruption must be one of",
+        ),
+        ({"stage1": {"mft_model": "mean_one"}}, "stage1.mft_model must be an object"),
+        (
+            {
+                "sweep": {
+                    "parameter": "mft_model",
+                    "values": [{"typicality": {"rescale": "mean_one"}}],
+                }
+            },
+            r"sweep.values\[0\]: a value of the mft_model sweep is an object with a `name`",
+        ),
+        (
+            {"sweep": {"parameter": "mft_model", "values": [{"name": "a"}, {"name": "a/b"}]}},
+            r"sweep.values\[1\]: a value of the mft_model sweep is an object with a `name`",
+        ),
+        (
+            {"sweep": {"parameter": "mft_model", "values": [0.1]}},
+            r"sweep.values\[0\]: a value of the mft_model sweep",
+        ),
+        (
+            {
+                "sweep": {
+                    "parameter": "mft_model",
+                    "values": [{"name": "a"}, {"name": "a", "corruption": "uniform"}],
+                }
+            },
+            r"sweep.values: the name\(s\) \['a'\] are given to more than one value",
+        ),
+        (
+            {"sweep": {"parameter": "mft_model", "values": [{"name": "x", "skip_layers": [1]}]}},
+            r"sweep.values\[0\].skip_layers cannot be set here: set the experiment's "
+            r"stage1.skip_layers",
+        ),
+    ],
+)
+def test_mft_model_errors_name_the_key(tmp_path, content, message):
+    path = _experiment_file(tmp_path, **content)
+    with pytest.raises(ConfigurationError, match=message) as error:
+        load_experiment(path)
+    assert str(error.value).startswith(path)
+
+
+def test_mft_model_sweep_tables_are_headed_by_the_value_names(tmp_path):
+    values = [{"name": "paper"}, {"name": "mean_one", "typicality": {"rescale": "mean_one"}}]
+    experiment = load_experiment(
+        _experiment_file(tmp_path, seeds=[1], sweep={"parameter": "mft_model", "values": values})
+    )
+    rows = [
+        dict(row, sweep_value=value)
+        for row in _rows()
+        if row["seed"] == 1
+        for value in values
+        if row["method"] == "bert_s" or value["name"] == "paper"
+    ] + [
+        dict(row, sweep_value=values[1], dev=row["dev"] + 0.01)
+        for row in _rows()
+        if row["seed"] == 1 and row["method"] == "mft_full"
+    ]
+    write_results(experiment, rows, tmp_path)
+    table = (tmp_path / "results.md").read_text()
+    assert "## dev, mft_model=paper" in table and "## dev, mft_model=mean_one" in table
+    assert table.split("## dev, mft_model=mean_one")[1].count("| MFT (Full) | **85.0** |") == 1
+    assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_stage1_scores_give_every_method_with_a_stage1_a_row(tmp_path):
+    methods = ["bert_s", "bert_mix", "bert_mtl", "bert_adv", "mft_dc", "mft_tw", "mft_full"]
+    experiment = load_experiment(_experiment_file(tmp_path, methods=methods, stage1_scores=True))
+    assert table_rows(experiment) == [
+        ("bert_s", None),
+        ("bert_mix", None),  # trained on every domain already: its plain row is that
+        ("bert_mtl", None),
+        ("bert_mtl", "stage1"),
+        ("bert_adv", None),
+        ("bert_adv", "stage1"),
+        ("mft_dc", None),
+        ("mft_dc", "stage1"),
+        ("mft_tw", None),
+        ("mft_tw", "stage1"),
+        ("mft_full", None),
+        ("mft_full", "stage1"),
+    ]
+
+
+def test_stage1_rows_follow_their_method_in_the_table(tmp_path):
+    experiment = load_experiment(_experiment_file(tmp_path, seeds=[1], stage1_scores=True))
+    rows = [row for row in _rows() if row["seed"] == 1]
+    rows += [
+        dict(row, setting="stage1", dev=row["dev"] - 0.1)
+        for row in rows
+        if row["method"] == "mft_full"
+    ]
+    write_results(experiment, rows, tmp_path)
+    table = (tmp_path / "results.md").read_text()
+    lines = [line for line in table.splitlines() if line.startswith("| ")]
+    assert lines[1:] == [
+        "| BERT (S) | 80.0 | 60.0 | 70.0 |",
+        "| MFT (Full) | **84.0** | **62.0** | **73.0** |",
+        "| MFT (Full), stage 1 | 74.0 | 52.0 | 63.0 |",
+    ]
+    assert 'A row "…, stage 1"' in table
+    summary = json.loads((tmp_path / "results.json").read_text())["summary"]["dev"]["null"]
+    assert summary["mft_full/stage1"]["animal"]["mean"] == pytest.approx(74.0)

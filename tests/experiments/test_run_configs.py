@@ -96,3 +96,69 @@ def test_experiment_refuses_runs_over_several_nodes(runner_for):
         ConfigurationError, match=r"tiny-taxonomy: the overrides set distributed.num_nodes = 2"
     ):
         _config(runner, "bert_s/default/seed-13/animal")
+
+
+def test_mft_model_options_reach_the_mft_stage1_models_only(runner_for):
+    methods = ["bert_s", "bert_mtl", "mft_dc", "mft_full"]
+    options = {
+        "typicality": {"rescale": "mean_one"},
+        "shared_domain_head": True,
+        "corruption": "uniform",
+    }
+    runner = runner_for({"methods": methods, "stage1": {"mft_model": options}})
+    full = _config(runner, "mft_full/default/seed-13/stage1")["model"]
+    assert full["typicality"] == {"alpha": 0.5, "rescale": "mean_one"}
+    assert (full["shared_domain_head"], full["corruption"]) == (True, "uniform")
+    assert TypicalitySection(**full["typicality"]).rescale == "mean_one"
+    dc = _config(runner, "mft_dc/default/seed-13/stage1")["model"]
+    assert dc["typicality"] is None  # MFT (DC) has no typicality to set options of
+    assert (dc["shared_domain_head"], dc["corruption"]) == (True, "uniform")
+    # every other run's config is the one it has without the options
+    plain = runner_for({"methods": methods})
+    for run in plain.runs:
+        if not run.run_id.startswith("mft_") or not run.is_stage1:
+            assert runner.config_for(run) == plain.config_for(run), run.run_id
+
+
+def test_mft_model_sweep_gives_each_value_its_model_section_and_run_folders(runner_for):
+    values = [
+        {"name": "paper"},
+        {"name": "mean_one", "typicality": {"rescale": "mean_one"}},
+        {"name": "uniform", "corruption": "uniform", "typicality": {"embedding": "pooler"}},
+    ]
+    runner = runner_for(
+        {
+            "methods": ["bert_s", "mft_dc", "mft_full"],
+            "stage1": {"mft_model": {"weight_domain_loss": False}},
+            "sweep": {"parameter": "mft_model", "values": values},
+        }
+    )
+    stage1 = [run for run in runner.runs if run.is_stage1]
+    assert [run.run_id for run in stage1] == [
+        "mft_dc/mft_model=paper/seed-13/stage1",
+        "mft_full/mft_model=paper/seed-13/stage1",
+        "mft_full/mft_model=mean_one/seed-13/stage1",
+        "mft_dc/mft_model=uniform/seed-13/stage1",
+        "mft_full/mft_model=uniform/seed-13/stage1",
+    ]
+    # MFT (DC) ignores the typicality options, so "mean_one" is "paper" to it: trained once
+    assert [value["name"] for value in stage1[0].sweep_values] == ["paper", "mean_one"]
+    models = {run.run_id: runner.config_for(run)["model"] for run in stage1}
+    common = {"weight_domain_loss": False}  # stage1.mft_model, under every value
+    for run_id, typicality, extra in (
+        ("mft_full/mft_model=paper/seed-13/stage1", {"alpha": 0.5}, {}),
+        ("mft_full/mft_model=mean_one/seed-13/stage1", {"alpha": 0.5, "rescale": "mean_one"}, {}),
+        (
+            "mft_full/mft_model=uniform/seed-13/stage1",
+            {"alpha": 0.5, "embedding": "pooler"},
+            {"corruption": "uniform"},
+        ),
+        ("mft_dc/mft_model=paper/seed-13/stage1", None, {}),
+        ("mft_dc/mft_model=uniform/seed-13/stage1", None, {"corruption": "uniform"}),
+    ):
+        model = models[run_id]
+        assert model["typicality"] == typicality, run_id
+        assert "name" not in model, run_id
+        for key, value in {**common, **extra}.items():
+            assert model[key] == value, (run_id, key)
+    assert "corruption" not in models["mft_full/mft_model=paper/seed-13/stage1"]
