@@ -413,8 +413,8 @@ class ExperimentRunner:
         The metric of each domain a finished evaluation run covers, on dev (and test), by the
         experiment's scoring rule: the kept epoch's dev figures (`checkpoint: last`, the last
         epoch's `validation_*`; `best`, AllenNLP's `best_validation_*`), and the test figures of
-        the kept model. `dev_best_epoch`, each run's best epoch on dev, is kept for reference.
-        A row's `setting` is None for a method's plain result; `stage1` for a stage-1 model
+        the kept model. `dev_at_best_epoch`, the dev score of each run's best epoch, is kept for
+        reference. A row's `setting` is None for a method's plain result; `stage1` for a stage-1 model
         scored on its own (`stage1_scores`); in a transfer experiment `zero-shot` for a stage-1
         model scored on the held-out domain, and `shots=N` or `shots=all` for the runs on it.
         """
@@ -458,7 +458,7 @@ class ExperimentRunner:
                         "dev": dev,
                         "test": test,
                         "epoch": trained.get("kept_epoch", trained.get("best_epoch")),
-                        "dev_best_epoch": trained.get(f"best_validation_{metric}_{domain}"),
+                        "dev_at_best_epoch": trained.get(f"best_validation_{metric}_{domain}"),
                         "run": run.run_id,
                     }
                 )
@@ -511,7 +511,7 @@ class ExperimentRunner:
                 "dev": figures["dev"],
                 "test": figures.get("test"),
                 "epoch": trained.get("kept_epoch", trained.get("best_epoch")),
-                "dev_best_epoch": None,
+                "dev_at_best_epoch": None,
                 "run": run.run_id,
             }
             for value in run.sweep_values

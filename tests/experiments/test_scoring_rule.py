@@ -65,7 +65,7 @@ def test_pooled_and_per_domain_runs_are_scored_at_their_last_epoch(finished):
         best = json.loads(
             (finished.run_dir(finished.find_run(row["run"])) / "metrics.json").read_text()
         )
-        assert row["dev_best_epoch"] == best[f"best_validation_accuracy_{row['domain']}"]
+        assert row["dev_at_best_epoch"] == best[f"best_validation_accuracy_{row['domain']}"]
 
 
 def test_results_state_the_scoring_rule(finished, tmp_path):
