@@ -414,9 +414,10 @@ class ExperimentRunner:
         experiment's scoring rule: the kept epoch's dev figures (`checkpoint: last`, the last
         epoch's `validation_*`; `best`, AllenNLP's `best_validation_*`), and the test figures of
         the kept model. `dev_at_best_epoch`, the dev score of each run's best epoch, is kept for
-        reference. A row's `setting` is None for a method's plain result; `stage1` for a stage-1 model
-        scored on its own (`stage1_scores`); in a transfer experiment `zero-shot` for a stage-1
-        model scored on the held-out domain, and `shots=N` or `shots=all` for the runs on it.
+        reference. A row's `setting` is None for a method's plain result; `stage1` for a stage-1
+        model scored on its own (`stage1_scores`); in a transfer experiment `zero-shot` for a
+        stage-1 model scored on the held-out domain, and `shots=N` or `shots=all` for the runs on
+        it.
         """
         if self.status(run) != "done":
             return []
