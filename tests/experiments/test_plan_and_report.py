@@ -150,6 +150,8 @@ def test_write_results_makes_the_three_files(tmp_path):
         ("figure4_lambda_taxonomy", 6 * 4),
         # Mix once; MFT (Full) under 7 options: stage 1 + 5 genres each
         ("mft_variants_mnli", 1 + 7 * (1 + 5)),
+        ("mft_variants_taxonomy", 1 + 7 * (1 + 3)),
+        ("mft_variants_amazon", 1 + 7 * (1 + 4)),
     ],
 )
 def test_paper_experiments_plan_every_run(name, runs, monkeypatch):
