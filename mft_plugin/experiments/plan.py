@@ -46,8 +46,9 @@ key to use instead (`domain_corruption_weight`: stage1.lambda, `skip_layers`,
 `typicality.alpha`, `typicality.prototypes_per_class`, ...).
 
 Sweeps (Figures 3 and 4, Tables 6 and 7): `lambda`, `alpha`, `skip_layers` (MFT's stage 1),
-`mft_epochs` (every stage 1), `sample_fraction` (the training data of every method), and
-`mft_model` (MFT's stage 1: DC, TW and Full), whose values are `stage1.mft_model` objects with a
+`mft_epochs` (every stage 1), `sample_fraction` (the training data of every method),
+`prototypes_per_class` (J of MFT's typicality: TW and Full), and `mft_model` (MFT's stage 1: DC,
+TW and Full), whose values are `stage1.mft_model` objects with a
 `name`, e.g. `values: [{name: 'paper'}, {name: 'mean_one', typicality: {rescale: 'mean_one'}}]`;
 the name labels the value's run folders (`mft_model=mean_one`) and tables and is not passed to
 the model. A method that does not depend on the swept setting is trained once and repeated
@@ -161,6 +162,7 @@ SWEEPS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, str]]] = {
     "mft_epochs": (("bert_mtl", "bert_adv", "mft_dc", "mft_tw", "mft_full"), ("stage1", "epochs")),
     "sample_fraction": (tuple(METHODS), ("few_shot", "sample_fraction")),
     "mft_model": (("mft_dc", "mft_tw", "mft_full"), ("stage1", "mft_model")),
+    "prototypes_per_class": (("mft_tw", "mft_full"), ("stage1", "prototypes_per_class")),
 }
 # Keys of the `meta_fine_tuning` model that other keys of the experiment set, and why
 # `mft_model` may not set them too (a sweep over lambda would silently lose to it).

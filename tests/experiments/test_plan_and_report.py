@@ -152,6 +152,8 @@ def test_write_results_makes_the_three_files(tmp_path):
         ("mft_variants_mnli", 1 + 7 * (1 + 5)),
         ("mft_variants_taxonomy", 1 + 7 * (1 + 3)),
         ("mft_variants_amazon", 1 + 7 * (1 + 4)),
+        ("mft_alpha_mnli", 4 * (1 + 5)),
+        ("mft_prototypes_mnli", 2 * (1 + 5)),
     ],
 )
 def test_paper_experiments_plan_every_run(name, runs, monkeypatch):

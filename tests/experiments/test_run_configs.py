@@ -162,3 +162,26 @@ def test_mft_model_sweep_gives_each_value_its_model_section_and_run_folders(runn
         for key, value in {**common, **extra}.items():
             assert model[key] == value, (run_id, key)
     assert "corruption" not in models["mft_full/mft_model=paper/seed-13/stage1"]
+
+
+def test_prototypes_per_class_sweep_sets_j_of_the_typicality_runs_only(runner_for):
+    runner = runner_for(
+        {
+            "methods": ["mft_dc", "mft_full"],
+            "sweep": {"parameter": "prototypes_per_class", "values": [1, 3]},
+        }
+    )
+    stage1 = {run.run_id: runner.config_for(run) for run in runner.runs if run.is_stage1}
+    assert sorted(stage1) == [
+        "mft_dc/default/seed-13/stage1",  # no typicality: trained once for both values
+        "mft_full/prototypes_per_class=1/seed-13/stage1",
+        "mft_full/prototypes_per_class=3/seed-13/stage1",
+    ]
+    typicality = {run_id: config["model"].get("typicality") for run_id, config in stage1.items()}
+    assert typicality["mft_full/prototypes_per_class=1/seed-13/stage1"] == {"alpha": 0.5}
+    assert typicality["mft_full/prototypes_per_class=3/seed-13/stage1"] == {
+        "alpha": 0.5,
+        "prototypes_per_class": 3,
+        "seed": 13,  # k-means, seeded by the run
+    }
+    assert typicality["mft_dc/default/seed-13/stage1"] is None
