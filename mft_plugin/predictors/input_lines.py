@@ -27,24 +27,29 @@ from allennlp.common.util import JsonDict
 from mft_plugin.predictors.classifier import MalformedInputError, MultiDomainClassifierPredictor
 
 STDIN_NAME = "<stdin>"
+BYTE_ORDER_MARK = "\ufeff"
 
 
 def numbered_lines(handle: IO, source: str, encoding: str) -> Iterator[Tuple[int, str]]:
     """
     `(line_number, line)` for every physical line of `handle`, 1-based. The lines of a binary
-    handle are decoded one by one, so that bad bytes are reported on their own line.
+    handle are decoded one by one, so that bad bytes are reported on their own line. A byte-order
+    mark at the start of the input is dropped, as the readers drop it (editors on Windows write
+    one).
     """
     for line_number, raw in enumerate(handle, start=1):
         if isinstance(raw, str):  # a text stream: decoded already
-            yield line_number, raw
-            continue
-        try:
-            line = raw.decode(encoding)
-        except UnicodeDecodeError as error:
-            raise MalformedInputError(
-                f"{source}:{line_number}: bytes that are not valid {encoding} "
-                f"({error.reason} at byte {error.start} of the line)"
-            ) from None
+            line = raw
+        else:
+            try:
+                line = raw.decode(encoding)
+            except UnicodeDecodeError as error:
+                raise MalformedInputError(
+                    f"{source}:{line_number}: bytes that are not valid {encoding} "
+                    f"({error.reason} at byte {error.start} of the line)"
+                ) from None
+        if line_number == 1:
+            line = line.removeprefix(BYTE_ORDER_MARK)
         yield line_number, line
 
 

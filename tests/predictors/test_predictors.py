@@ -287,6 +287,25 @@ def test_predict_from_stdin_reports_physical_line_numbers(archives, tmp_path, mo
         )
 
 
+def test_predict_accepts_a_byte_order_mark_at_the_start_of_its_input(
+    archives, tmp_path, monkeypatch
+):
+    inputs = tmp_path / "input.jsonl"
+    pairs = ['{"hyponym": "puppy", "hypernym": "dog"}', '{"hyponym": "oak", "hypernym": "tree"}']
+    inputs.write_text("\n".join(pairs) + "\n", encoding="utf-8-sig")
+    assert inputs.read_bytes().startswith(b"\xef\xbb\xbf")
+    _predict_command(
+        monkeypatch, archives["taxonomy"], inputs, "--output-file", tmp_path / "out", "--silent"
+    )
+    with_mark = [json.loads(line) for line in (tmp_path / "out").read_text().splitlines()]
+    inputs.write_text("\n".join(pairs) + "\n", encoding="utf-8")
+    _predict_command(
+        monkeypatch, archives["taxonomy"], inputs, "--output-file", tmp_path / "plain", "--silent"
+    )
+    assert with_mark == [json.loads(line) for line in (tmp_path / "plain").read_text().splitlines()]
+    assert len(with_mark) == 2
+
+
 def test_predict_names_the_line_of_bytes_that_are_not_utf8(archives, tmp_path, monkeypatch):
     inputs = tmp_path / "input.jsonl"
     inputs.write_bytes(
