@@ -196,6 +196,11 @@ def shots_setting(shots: Optional[int]) -> str:
     return f"shots={shots_key(shots)}"
 
 
+def shots_of_setting(setting: str) -> str:
+    """The shots value of a `shots_setting`: `'32'`, or `'all'`."""
+    return setting[len("shots=") :]
+
+
 def shots_key(shots: Optional[int]) -> str:
     """The key of a shots value in `transfer.epochs`: `'32'`, or `'all'` for null."""
     return "all" if shots is None else str(shots)
@@ -242,6 +247,12 @@ class Experiment:
         """The domains of the results' columns: the held-out ones in a transfer experiment."""
         return list(self.transfer["held_out"]) if self.transfer else list(self.domains)
 
+    @property
+    def transfer_settings(self) -> List[str]:
+        """The settings of a transfer experiment's rows, in order: zero-shot, then each shots value."""
+        assert self.transfer is not None
+        return [ZERO_SHOT] + [shots_setting(shots) for shots in self.transfer["shots"]]
+
     def transfer_epochs(self, shots: Optional[int]) -> int:
         """The stage-2 epochs of a transfer run on `shots` instances of the held-out domain."""
         assert self.transfer is not None
@@ -274,7 +285,7 @@ class Run:
         if self.held_out is not None:
             if self.is_stage1:
                 return f"{display}, seed {self.seed}, stage 1 without {self.held_out}"
-            shots = self.setting[len("shots=") :] if self.setting else "all"
+            shots = shots_of_setting(self.setting) if self.setting else "all"
             sample = "all instances" if shots == "all" else f"{shots} instances"
             return f"{display}, seed {self.seed}, {self.held_out} ({sample})"
         stage = "stage 1" if self.is_stage1 else (self.domain or "all domains")

@@ -11,7 +11,7 @@ zero-shot and after training on some or all of its instances ("BERT (Mix), 32 sh
 import json
 import statistics
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from mft_plugin.experiments.plan import (
     METHODS,
@@ -19,7 +19,7 @@ from mft_plugin.experiments.plan import (
     ZERO_SHOT,
     Experiment,
     has_zero_shot,
-    shots_setting,
+    shots_of_setting,
     sweep_label,
     sweep_slug,
 )
@@ -59,10 +59,9 @@ def table_rows(experiment: Experiment) -> List[Row]:
     methods with a stage 1), then those of each shots value.
     """
     if experiment.transfer:
-        settings = [ZERO_SHOT] + [shots_setting(s) for s in experiment.transfer["shots"]]
         return [
             (method, setting)
-            for setting in settings
+            for setting in experiment.transfer_settings
             for method in experiment.methods
             if setting != ZERO_SHOT or method != "bert_s"
         ]
@@ -92,7 +91,7 @@ def setting_label(setting: str) -> str:
         return "stage 1"
     if setting == ZERO_SHOT:
         return ZERO_SHOT
-    shots = setting[len("shots=") :]
+    shots = shots_of_setting(setting)
     return "all data" if shots == "all" else f"{shots} shots"
 
 
@@ -258,33 +257,24 @@ def plot(experiment: Experiment, summary: Dict[str, Any], path: Path) -> None:
     per_value = summary.get(split, {})
     columns = experiment.columns + ["Average"]
     labels = {row_key(*row): row_label(*row) for row in table_rows(experiment)}
+    ylabel = f"{experiment.metric} (%), {split}"
     if experiment.transfer:
-        settings = [ZERO_SHOT] + [shots_setting(s) for s in experiment.transfer["shots"]]
-        ticks = [setting_label(s).replace(" shots", "") for s in settings]
-        figure, all_axes = plt.subplots(
-            1, len(columns), figsize=(3.2 * len(columns), 3.4), squeeze=False
-        )
-        for axes, column in zip(all_axes[0], columns):
+        settings = experiment.transfer_settings
+
+        def transfer_lines(column: str) -> Iterator[Tuple[str, List[Optional[Dict]]]]:
             for value_key, per_row in per_value.items():
                 for method in experiment.methods:
-                    points = [
-                        (per_row.get(row_key(method, setting)) or {}).get(column)
-                        for setting in settings
-                    ]
-                    if not any(points):
-                        continue
                     label = METHODS[method]["display"]
                     if experiment.sweep is not None:
                         parameter = experiment.sweep["parameter"]
                         label += f", {sweep_label(parameter, json.loads(value_key))}"
-                    means = [p["mean"] if p else float("nan") for p in points]
-                    axes.plot(range(len(settings)), means, marker="o", label=label)
-            axes.set_title(column)
-            axes.set_xticks(range(len(settings)))
-            axes.set_xticklabels(ticks, fontsize="small")
-            axes.set_xlabel("instances of the domain")
-        all_axes[0][0].set_ylabel(f"{experiment.metric} (%), {split}")
-        all_axes[0][-1].legend(fontsize="small")
+                    yield label, [
+                        (per_row.get(row_key(method, setting)) or {}).get(column)
+                        for setting in settings
+                    ]
+
+        ticks = [setting_label(s).replace(" shots", "") for s in settings]
+        figure = _line_plots(plt, columns, ticks, "instances of the domain", ylabel, transfer_lines)
     elif experiment.sweep is None:
         per_row = next(iter(per_value.values()), {})
         figure, axes = plt.subplots(figsize=(3.2 + 1.4 * len(columns), 4))
@@ -296,34 +286,54 @@ def plot(experiment: Experiment, summary: Dict[str, Any], path: Path) -> None:
             axes.bar(positions, means, width, yerr=errors, capsize=2, label=labels[key])
         axes.set_xticks(range(len(columns)))
         axes.set_xticklabels(columns)
-        axes.set_ylabel(f"{experiment.metric} (%), {split}")
+        axes.set_ylabel(ylabel)
         _zoom(axes, [cells[c]["mean"] for cells in per_row.values() for c in columns if cells[c]])
         # beside the axes: inside, it hides the bars of the first column
         axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     else:
+
+        def sweep_lines(column: str) -> Iterator[Tuple[str, List[Optional[Dict]]]]:
+            for key, label in labels.items():
+                yield label, [(per_value[v].get(key) or {}).get(column) for v in per_value]
+
         parameter = experiment.sweep["parameter"]
-        values = [json.loads(key) for key in per_value]
-        ticks = [sweep_label(parameter, v) for v in values]
-        figure, all_axes = plt.subplots(
-            1, len(columns), figsize=(3.2 * len(columns), 3.4), squeeze=False
-        )
-        for axes, column in zip(all_axes[0], columns):
-            for key in labels:
-                points = [(per_value[v].get(key) or {}).get(column) for v in per_value]
-                if not any(points):
-                    continue
-                means = [p["mean"] if p else float("nan") for p in points]
-                axes.plot(range(len(values)), means, marker="o", label=labels[key])
-            axes.set_title(column)
-            axes.set_xticks(range(len(values)))
-            axes.set_xticklabels(ticks, fontsize="small")
-            axes.set_xlabel(parameter)
-        all_axes[0][0].set_ylabel(f"{experiment.metric} (%), {split}")
-        all_axes[0][-1].legend(fontsize="small")
+        ticks = [sweep_label(parameter, json.loads(key)) for key in per_value]
+        figure = _line_plots(plt, columns, ticks, parameter, ylabel, sweep_lines)
     figure.suptitle(experiment.name)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
+
+
+def _line_plots(
+    plt,
+    columns: List[str],
+    ticks: List[str],
+    xlabel: str,
+    ylabel: str,
+    lines: Callable[[str], Iterable[Tuple[str, List[Optional[Dict]]]]],
+):
+    """
+    One axes a column, side by side, each with a line for every `(label, points)` that
+    `lines(column)` gives (a point per tick; a missing point is a gap, a line of none is left
+    out). Returns the figure.
+    """
+    figure, all_axes = plt.subplots(
+        1, len(columns), figsize=(3.2 * len(columns), 3.4), squeeze=False
+    )
+    for axes, column in zip(all_axes[0], columns):
+        for label, points in lines(column):
+            if not any(points):
+                continue
+            means = [p["mean"] if p else float("nan") for p in points]
+            axes.plot(range(len(ticks)), means, marker="o", label=label)
+        axes.set_title(column)
+        axes.set_xticks(range(len(ticks)))
+        axes.set_xticklabels(ticks, fontsize="small")
+        axes.set_xlabel(xlabel)
+    all_axes[0][0].set_ylabel(ylabel)
+    all_axes[0][-1].legend(fontsize="small")
+    return figure
 
 
 def _zoom(axes, means: List[float]) -> None:
