@@ -160,6 +160,9 @@ def test_paper_experiments_plan_every_run(name, runs, monkeypatch):
     monkeypatch.setenv("MFT_DATA_DIR", str(SHARED_DATA))
     experiment = load_experiment(str(CONFIGS / "experiments" / f"{name}.jsonnet"))
     assert len(plan_runs(experiment)) == runs
+    if name.startswith("mft_"):
+        # the probes give stage 1 as many epochs as BERT (Mix) trains pooled
+        assert experiment.stage1["epochs"] == experiment.stage2["epochs"]
 
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="the experiment points at the real data")

@@ -10,7 +10,7 @@ tasks.reviews + variants + {
   methods: ['bert_mix', 'mft_full'],
   seeds: [13],
   bf16: true,
-  stage1: { epochs: 1, lr: 2e-5, batch_size: 32, lambda: 0.1, alpha: 0.5 },
+  stage1: { epochs: 3, lr: 2e-5, batch_size: 32, lambda: 0.1, alpha: 0.5 },
   stage2: { epochs: 3, lr: 2e-5, batch_size: 32 },
   stage1_scores: true,
 }
