@@ -21,8 +21,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -43,6 +41,7 @@ from mft_plugin.experiments.plan import (
     short_hash,
 )
 from mft_plugin.experiments.report import write_results
+from mft_plugin.experiments.training_process import allennlp_command, run_allennlp
 from mft_plugin.settings import training_configs_dir
 
 logger = logging.getLogger(__name__)
@@ -269,8 +268,9 @@ class ExperimentRunner:
     def train(self, run: Run, in_process: bool = False) -> None:
         """
         Train `run` unless it has finished: in a child process that logs to `log_path(run)`
-        (one process a run, whatever the runs before it left behind), or `in_process`, logging
-        to this process's output (a process that trains one run only).
+        (one process a run, whatever the runs before it left behind; forked from a server that
+        has imported AllenNLP, see `training_process`), or `in_process`, logging to this
+        process's output (a process that trains one run only).
         """
         status = self.status(run)
         if status == "done":
@@ -299,24 +299,15 @@ class ExperimentRunner:
                 str(config_file), str(directory), recover=status == "resume", return_model=False
             )
         else:
-            command = [
-                sys.executable,
-                "-m",
-                "allennlp",
-                "train",
-                str(config_file),
-                "-s",
-                str(directory),
-            ]
+            args = ["train", str(config_file), "-s", str(directory)]
             if status == "resume":
-                command.append("--recover")
+                args.append("--recover")
             with open(self.log_path(run), "a", encoding="utf-8") as log:
-                log.write(f"\n$ {' '.join(command)}\n")
-                log.flush()
-                result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
-            if result.returncode != 0:
+                log.write(f"\n$ {' '.join(allennlp_command(args))}\n")
+            returncode = run_allennlp(args, self.log_path(run))
+            if returncode != 0:
                 raise RunFailed(
-                    f"Training {run.run_id} failed (exit code {result.returncode}); see "
+                    f"Training {run.run_id} failed (exit code {returncode}); see "
                     f"{self.log_path(run)}. Run the same command again to resume the experiment."
                 )
         logger.info("Finished %s in %.0fs", run.run_id, time.time() - start)
