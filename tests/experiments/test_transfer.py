@@ -586,6 +586,7 @@ def test_mtl_transfer_has_no_zero_shot_and_fine_tunes_a_new_classifier_on_its_en
         # per held-out domain and seed: 4 stage-1 methods, 5 methods x 3 shots values
         ("transfer_taxonomy", "table4_taxonomy", 3 * 3 * (4 + 5 * 3)),
         ("transfer_amazon", "table3_amazon", 4 * 3 * (4 + 5 * 3)),
+        ("transfer_mnli", "table2_mnli", 5 * 3 * (4 + 5 * 3)),
     ],
 )
 def test_transfer_experiments_plan_every_run_with_their_tables_settings(
@@ -600,5 +601,6 @@ def test_transfer_experiments_plan_every_run_with_their_tables_settings(
     # stage 1 as in the table but as many epochs as BERT (Mix) trains pooled (stage2.epochs)
     assert experiment.stage1 == dict(paper.stage1, epochs=paper.stage2["epochs"])
     assert experiment.bf16 is True
+    assert experiment.transfer["epochs"]["all"] == paper.stage2["epochs"]
     assert experiment.transfer["shots"] == [32, 128, None]
     assert experiment.methods == ["bert_s", "bert_mix", "bert_mtl", "bert_adv", "mft_full"]
