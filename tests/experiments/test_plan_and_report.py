@@ -148,6 +148,8 @@ def test_write_results_makes_the_three_files(tmp_path):
         ("table3_amazon", 3 * (4 + 1 + 5 * 5)),  # S: 4 domains; Mix: 1; 5 methods: stage 1 + 4
         ("table4_taxonomy", 3 * (3 + 1 + 5 * 4)),
         ("figure4_lambda_taxonomy", 6 * 4),
+        # BERT (S) per domain and BERT (Mix) once; MFT (Full) at 5 budgets: stage 1 + 3 domains
+        ("figure3_mft_epochs_taxonomy", 3 + 1 + 5 * (1 + 3)),
         # Mix once; MFT (Full) under 7 options: stage 1 + 5 genres each
         ("mft_variants_mnli", 1 + 7 * (1 + 5)),
         ("mft_variants_taxonomy", 1 + 7 * (1 + 3)),
