@@ -328,6 +328,7 @@ def load_experiment(path: str, overrides: str = "", test_data: Optional[str] = N
     stage1 = _with_defaults(path, "stage1", raw.get("stage1", {}), DEFAULT_STAGE1)
     stage2 = _with_defaults(path, "stage2", raw.get("stage2", {}), DEFAULT_STAGE2)
     check_mft_model(path, "stage1.mft_model", stage1["mft_model"])
+    _check_alpha(path, "stage1.alpha", stage1["alpha"])
     sweep = raw.get("sweep")
     if sweep is not None:
         if sweep.get("parameter") not in SWEEPS:
@@ -338,6 +339,9 @@ def load_experiment(path: str, overrides: str = "", test_data: Optional[str] = N
             raise ConfigurationError(f"{path}: sweep.values must list at least one value")
         if sweep["parameter"] == "mft_model":
             _check_mft_model_sweep(path, sweep["values"])
+        if sweep["parameter"] == "alpha":
+            for index, value in enumerate(sweep["values"]):
+                _check_alpha(path, f"sweep.values[{index}]", value)
     checkpoint = raw.get("checkpoint", "last")
     if checkpoint not in CHECKPOINTS:
         raise ConfigurationError(
@@ -443,6 +447,18 @@ def check_mft_model(path: str, key: str, options: Any) -> None:
     try:
         TypicalityConfig(**typicality)
     except (TypeError, ValueError) as error:  # a value out of range names its key
+        raise ConfigurationError(f"{path}: {key}: {error}") from None
+
+
+def _check_alpha(path: str, key: str, alpha: Any) -> None:
+    """α of eq. 2 in the range typicality takes, refused here rather than when its run starts."""
+    from mft_plugin.typicality import TypicalityConfig
+
+    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+        raise ConfigurationError(f"{path}: {key}: α must be a number in (0, 1), got {alpha!r}")
+    try:
+        TypicalityConfig(alpha=alpha)
+    except ValueError as error:
         raise ConfigurationError(f"{path}: {key}: {error}") from None
 
 

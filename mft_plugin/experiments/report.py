@@ -298,7 +298,10 @@ def plot(experiment: Experiment, summary: Dict[str, Any], path: Path) -> None:
 
         parameter = experiment.sweep["parameter"]
         ticks = [sweep_label(parameter, json.loads(key)) for key in per_value]
-        figure = _line_plots(plt, columns, ticks, parameter, ylabel, sweep_lines)
+        # named variants of MFT's model have no order: points, not lines between them
+        figure = _line_plots(
+            plt, columns, ticks, parameter, ylabel, sweep_lines, connect=parameter != "mft_model"
+        )
     figure.suptitle(experiment.name)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
@@ -312,11 +315,12 @@ def _line_plots(
     xlabel: str,
     ylabel: str,
     lines: Callable[[str], Iterable[Tuple[str, List[Optional[Dict]]]]],
+    connect: bool = True,
 ):
     """
     One axes a column, side by side, each with a line for every `(label, points)` that
     `lines(column)` gives (a point per tick; a missing point is a gap, a line of none is left
-    out). Returns the figure.
+    out; with `connect` false, the points only). Returns the figure.
     """
     figure, all_axes = plt.subplots(
         1, len(columns), figsize=(3.2 * len(columns), 3.4), squeeze=False
@@ -326,10 +330,23 @@ def _line_plots(
             if not any(points):
                 continue
             means = [p["mean"] if p else float("nan") for p in points]
-            axes.plot(range(len(ticks)), means, marker="o", label=label)
+            axes.plot(
+                range(len(ticks)),
+                means,
+                marker="o",
+                linestyle="-" if connect else "none",
+                label=label,
+            )
         axes.set_title(column)
         axes.set_xticks(range(len(ticks)))
-        axes.set_xticklabels(ticks, fontsize="small")
+        # long labels (named variants) slanted, so that they do not run into each other
+        slanted = max(map(len, ticks), default=0) > 6
+        axes.set_xticklabels(
+            ticks,
+            fontsize="small",
+            rotation=40 if slanted else 0,
+            horizontalalignment="right" if slanted else "center",
+        )
         axes.set_xlabel(xlabel)
     all_axes[0][0].set_ylabel(ylabel)
     all_axes[0][-1].legend(fontsize="small")

@@ -4,7 +4,7 @@ import json
 import pytest
 from allennlp.common.checks import ConfigurationError
 
-from mft_plugin.experiments import ExperimentRunner
+from mft_plugin.experiments import ExperimentRunner, report
 from mft_plugin.experiments.plan import load_experiment, plan_runs
 from mft_plugin.experiments.report import markdown, summarise, table_rows, write_results
 from tests.conftest import CONFIGS, SHARED_DATA
@@ -268,7 +268,15 @@ def test_mft_model_errors_name_the_key(tmp_path, content, message):
     assert str(error.value).startswith(path)
 
 
-def test_mft_model_sweep_tables_are_headed_by_the_value_names(tmp_path):
+def test_mft_model_sweep_tables_are_headed_by_the_value_names(tmp_path, monkeypatch):
+    figures = []
+
+    def keep_figure(*args, **kwargs):
+        figures.append(original_line_plots(*args, **kwargs))
+        return figures[-1]
+
+    original_line_plots = report._line_plots
+    monkeypatch.setattr(report, "_line_plots", keep_figure)
     values = [{"name": "paper"}, {"name": "mean_one", "typicality": {"rescale": "mean_one"}}]
     experiment = load_experiment(
         _experiment_file(tmp_path, seeds=[1], sweep={"parameter": "mft_model", "values": values})
@@ -289,6 +297,10 @@ def test_mft_model_sweep_tables_are_headed_by_the_value_names(tmp_path):
     assert "## dev, mft_model=paper" in table and "## dev, mft_model=mean_one" in table
     assert table.split("## dev, mft_model=mean_one")[1].count("| MFT (Full) | **85.0** |") == 1
     assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
+    # named variants have no order: points per value, no line joining them
+    axes = figures[0].axes[0]
+    assert [tick.get_text() for tick in axes.get_xticklabels()] == ["paper", "mean_one"]
+    assert axes.lines and all(line.get_linestyle() == "None" for line in axes.lines)
 
 
 def test_stage1_scores_give_every_method_with_a_stage1_a_row(tmp_path):
@@ -329,3 +341,24 @@ def test_stage1_rows_follow_their_method_in_the_table(tmp_path):
     assert 'A row "…, stage 1"' in table
     summary = json.loads((tmp_path / "results.json").read_text())["summary"]["dev"]["null"]
     assert summary["mft_full/stage1"]["animal"]["mean"] == pytest.approx(74.0)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ({"stage1": {"alpha": 1.0}}, r"stage1.alpha: typicality.alpha must lie in \(0, 1\), got 1"),
+        (
+            {"sweep": {"parameter": "alpha", "values": [0.25, 0]}},
+            r"sweep.values\[1\]: typicality.alpha must lie in \(0, 1\), got 0",
+        ),
+        (
+            {"sweep": {"parameter": "alpha", "values": ["0.5"]}},
+            r"sweep.values\[0\]: α must be a number in \(0, 1\), got '0.5'",
+        ),
+    ],
+)
+def test_alpha_out_of_range_is_refused_when_the_experiment_loads(tmp_path, content, message):
+    path = _experiment_file(tmp_path, **content)
+    with pytest.raises(ConfigurationError, match=message) as error:
+        load_experiment(path)
+    assert str(error.value).startswith(path)
