@@ -33,8 +33,8 @@ from common import PROJECT_ROOT, verdict  # noqa: E402
 
 sys.path.insert(0, str(PROJECT_ROOT))
 from mft_plugin.experiments.training_process import (  # noqa: E402
-    allennlp_command,
     run_allennlp,
+    run_allennlp_in_new_process,
 )
 
 TARGETS = {"startup": 0.20, "run": 0.80}
@@ -53,15 +53,8 @@ def train_once(way: str, directory: Path, overrides: str) -> dict:
     args = ["train", str(CONFIG), "-s", str(directory), "-o", overrides]
     log = directory.with_suffix(".log")
     start = time.time()
-    if way == "forked":
-        exit_code = run_allennlp(args, log)
-    else:
-        import subprocess
-
-        with open(log, "w") as output:
-            exit_code = subprocess.run(
-                allennlp_command(args), stdout=output, stderr=subprocess.STDOUT
-            ).returncode
+    run = run_allennlp if way == "forked" else run_allennlp_in_new_process
+    exit_code = run(args, log)
     seconds = time.time() - start
     if exit_code != 0:
         raise SystemExit(f"{way} run failed (exit code {exit_code}); see {log}")
@@ -69,7 +62,9 @@ def train_once(way: str, directory: Path, overrides: str) -> dict:
     return {
         "seconds": seconds,
         "startup": first_log_time(log) - start,
-        "metrics": {k: v for k, v in metrics.items() if k.startswith(("validation_", "training_l"))},
+        "metrics": {
+            k: v for k, v in metrics.items() if k.startswith(("validation_", "training_l"))
+        },
     }
 
 

@@ -325,6 +325,8 @@ def _line_plots(
     figure, all_axes = plt.subplots(
         1, len(columns), figsize=(3.2 * len(columns), 3.4), squeeze=False
     )
+    # long labels (named variants) slanted, so that they do not run into each other
+    slanted = max(map(len, ticks), default=0) > 6
     for axes, column in zip(all_axes[0], columns):
         for label, points in lines(column):
             if not any(points):
@@ -339,8 +341,6 @@ def _line_plots(
             )
         axes.set_title(column)
         axes.set_xticks(range(len(ticks)))
-        # long labels (named variants) slanted, so that they do not run into each other
-        slanted = max(map(len, ticks), default=0) > 6
         axes.set_xticklabels(
             ticks,
             fontsize="small",

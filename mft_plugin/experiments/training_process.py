@@ -29,6 +29,14 @@ def allennlp_command(args: List[str]) -> List[str]:
     return [sys.executable, "-m", "allennlp", *args]
 
 
+def run_allennlp_in_new_process(args: List[str], log_path: Path) -> int:
+    """`python -m allennlp ARGS` as a new process, output appended to `log_path`; its exit code."""
+    with open(log_path, "a", encoding="utf-8") as log:
+        return subprocess.run(
+            allennlp_command(args), stdout=log, stderr=subprocess.STDOUT
+        ).returncode
+
+
 def run_allennlp(args: List[str], log_path: Path) -> int:
     """
     Run `allennlp ARGS` (for example `["train", CONFIG, "-s", DIR]`) in a new process whose
@@ -42,10 +50,7 @@ def run_allennlp(args: List[str], log_path: Path) -> int:
     """
     log_path = Path(log_path)
     if "forkserver" not in multiprocessing.get_all_start_methods():
-        with open(log_path, "a", encoding="utf-8") as log:
-            return subprocess.run(
-                allennlp_command(args), stdout=log, stderr=subprocess.STDOUT
-            ).returncode
+        return run_allennlp_in_new_process(args, log_path)
     context = multiprocessing.get_context("forkserver")
     # takes effect when the server starts (the first run of this process); later calls are no-ops
     context.set_forkserver_preload(PRELOAD)
@@ -68,7 +73,7 @@ def run_allennlp(args: List[str], log_path: Path) -> int:
         raise ChildProcessError(
             f"The process for `allennlp {' '.join(args)}` ended (exit code {exit_code}) before "
             f"it started: nothing reached {log_path}. Its output above says why; the usual "
-            "cause is a script that starts training outside `if __name__ == \"__main__\":` "
+            'cause is a script that starts training outside `if __name__ == "__main__":` '
             "(the process imports the script's main module again, as multiprocessing does)."
         )
     return exit_code

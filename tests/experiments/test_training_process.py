@@ -8,7 +8,11 @@ import os
 import subprocess
 import sys
 
-from mft_plugin.experiments.training_process import allennlp_command, run_allennlp
+from mft_plugin.experiments.training_process import (
+    allennlp_command,
+    run_allennlp,
+    run_allennlp_in_new_process,
+)
 from tests.conftest import CONFIGS, PROJECT_ROOT, TINY_ENVIRONMENT
 
 BERT_S = str(CONFIGS / "taxonomy" / "bert_s.jsonnet")
@@ -34,9 +38,10 @@ def test_a_forked_run_equals_allennlp_train_and_sees_the_environment_of_the_mome
     assert run_allennlp(["train", BERT_S, "-s", str(tmp_path / "forked")], log) == 0
     assert "Epoch duration" in log.read_text()  # allennlp's log went to the run's log file
 
-    command = allennlp_command(["train", BERT_S, "-s", str(tmp_path / "command_line")])
-    result = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ))
-    assert result.returncode == 0, result.stderr[-3000:]
+    command_line_log = tmp_path / "command_line.log"
+    args = ["train", BERT_S, "-s", str(tmp_path / "command_line")]
+    exit_code = run_allennlp_in_new_process(args, command_line_log)
+    assert exit_code == 0, command_line_log.read_text()[-3000:]
     forked = _metrics(tmp_path / "forked")
     assert forked == _metrics(tmp_path / "command_line")
     assert "best_validation_accuracy" in forked
@@ -76,7 +81,8 @@ def test_a_script_without_a_main_guard_gets_an_error_that_says_so(tmp_path):
     script.write_text(
         "from pathlib import Path\n"
         "from mft_plugin.experiments.training_process import run_allennlp\n"
-        f"run_allennlp(['train', 'config.jsonnet', '-s', 'out'], Path({str(tmp_path / 'x.log')!r}))\n"
+        "run_allennlp(['train', 'config.jsonnet', '-s', 'out'], "
+        f"Path({str(tmp_path / 'x.log')!r}))\n"
     )
     result = subprocess.run(
         [sys.executable, str(script)],
@@ -88,5 +94,5 @@ def test_a_script_without_a_main_guard_gets_an_error_that_says_so(tmp_path):
     )
     assert result.returncode != 0
     assert "ChildProcessError" in result.stderr
-    assert 'before it started: nothing reached' in result.stderr
+    assert "before it started: nothing reached" in result.stderr
     assert 'if __name__ == "__main__":' in result.stderr
