@@ -294,6 +294,21 @@ class Run:
 
 def load_experiment(path: str, overrides: str = "", test_data: Optional[str] = None) -> Experiment:
     """Read and check an experiment file; errors name the offending key."""
+    try:
+        return _load_experiment(path, overrides, test_data)
+    except ConfigurationError as error:
+        if not overrides or not overrides.strip() or overrides.strip() == "{}":
+            raise
+        # AllenNLP's -o replaces a nested object whole, which silently drops the file's other
+        # entries of that object; say so, since the file itself may well be right
+        raise ConfigurationError(
+            f"{error} (after the overrides {overrides}: an object given there replaces the "
+            "file's whole object; to change one entry use a dotted key, for example "
+            '{"stage1.epochs": 5} or {"sweep.values": [1, 2]})'
+        ) from error
+
+
+def _load_experiment(path: str, overrides: str, test_data: Optional[str]) -> Experiment:
     raw = Params.from_file(path, params_overrides=overrides).as_dict(quiet=True)
     unknown = sorted(set(raw) - TOP_LEVEL_KEYS)
     if unknown:

@@ -100,6 +100,19 @@ def test_experiment_errors_name_the_key(tmp_path, content, message):
     assert str(error.value).startswith(path)
 
 
+def test_an_override_that_replaces_a_nested_object_gets_a_hint_about_dotted_keys(tmp_path):
+    path = _experiment_file(tmp_path, sweep={"parameter": "lambda", "values": [0.1, 0.2]})
+    # AllenNLP's -o replaces `sweep` whole: its parameter is gone
+    with pytest.raises(ConfigurationError) as error:
+        load_experiment(path, overrides='{"sweep": {"values": [0.3]}}')
+    message = str(error.value)
+    assert message.startswith(f"{path}: sweep.parameter must be one of")
+    assert "after the overrides" in message and '{"sweep.values": [1, 2]}' in message
+    # the dotted key changes the values and keeps the parameter
+    experiment = load_experiment(path, overrides='{"sweep.values": [0.3]}')
+    assert experiment.sweep == {"parameter": "lambda", "values": [0.3]}
+
+
 def _rows():
     rows = []
     for method, scores in (
