@@ -349,7 +349,10 @@ def _line_plots(
         )
         axes.set_xlabel(xlabel)
     all_axes[0][0].set_ylabel(ylabel)
-    all_axes[0][-1].legend(fontsize="small")
+    # on the last column that has lines: while an experiment runs, the Average has none yet
+    with_lines = [axes for axes in all_axes[0] if axes.get_legend_handles_labels()[0]]
+    if with_lines:
+        with_lines[-1].legend(fontsize="small")
     return figure
 
 

@@ -1,5 +1,6 @@
 """Experiment files, the runs they plan, and the tables and plots of their results."""
 import json
+import warnings
 
 import pytest
 from allennlp.common.checks import ConfigurationError
@@ -163,6 +164,39 @@ def test_write_results_makes_the_three_files(tmp_path):
     write_results(experiment, _rows(), tmp_path)
     assert json.loads((tmp_path / "results.json").read_text())["runs"] == _rows()
     assert (tmp_path / "results.md").read_text().startswith("# experiment")
+    assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_sweep_plot_of_an_unfinished_experiment_has_its_legend_where_the_lines_are(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # one domain scored so far: the vehicle and Average columns have no line yet
+    def lines(column):
+        points = [{"mean": 80.0}, {"mean": 81.0}] if column == "animal" else [None, None]
+        yield "MFT (Full)", points
+
+    columns = ["animal", "vehicle", "Average"]
+    figure = report._line_plots(plt, columns, ["0.1", "0.2"], "lambda", "accuracy", lines)
+    legends = [axes.get_legend() for axes in figure.axes]
+    plt.close(figure)
+    assert legends[1] is None and legends[2] is None
+    assert [text.get_text() for text in legends[0].get_texts()] == ["MFT (Full)"]
+
+    experiment = load_experiment(
+        _experiment_file(tmp_path, seeds=[1], sweep={"parameter": "lambda", "values": [0.1, 0.2]})
+    )
+    rows = [
+        {"method": "mft_full", "seed": 1, "domain": "animal", "sweep_value": value}
+        for value in (0.1, 0.2)
+    ]
+    for row in rows:
+        row.update(dev=0.8, test=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "No artists with labels found to put in legend"
+        write_results(experiment, rows, tmp_path)
     assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
 
 
