@@ -297,7 +297,7 @@ def load_experiment(path: str, overrides: str = "", test_data: Optional[str] = N
     try:
         return _load_experiment(path, overrides, test_data)
     except ConfigurationError as error:
-        if not overrides or not overrides.strip() or overrides.strip() == "{}":
+        if overrides.strip() in ("", "{}"):
             raise
         # AllenNLP's -o replaces a nested object whole, which silently drops the file's other
         # entries of that object; say so, since the file itself may well be right

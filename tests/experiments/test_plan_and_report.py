@@ -189,11 +189,16 @@ def test_a_sweep_plot_of_an_unfinished_experiment_has_its_legend_where_the_lines
         _experiment_file(tmp_path, seeds=[1], sweep={"parameter": "lambda", "values": [0.1, 0.2]})
     )
     rows = [
-        {"method": "mft_full", "seed": 1, "domain": "animal", "sweep_value": value}
+        {
+            "method": "mft_full",
+            "seed": 1,
+            "domain": "animal",
+            "sweep_value": value,
+            "dev": 0.8,
+            "test": None,
+        }
         for value in (0.1, 0.2)
     ]
-    for row in rows:
-        row.update(dev=0.8, test=None)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "No artists with labels found to put in legend"
         write_results(experiment, rows, tmp_path)
