@@ -20,17 +20,23 @@ shown="${command[*]}"  # as it would be typed into a shell
 [ -n "$overrides" ] && command+=(-o "$overrides") && shown+=" -o '$overrides'"
 
 start=$(date +%s)
+log_start=$(stat -c %s "$output/experiment.log" 2>/dev/null || echo 0)
 set +e
 "${command[@]}" 2>&1 | tee -a "$output/experiment.log" | grep -E "mft_plugin.experiments|Error|error:" --line-buffered
 status=${PIPESTATUS[0]}
 set -e
 seconds=$(( $(date +%s) - start ))
+# The runner's count of this invocation's runs ("N runs planned, M already finished, K to
+# train", from this invocation's part of the log): tells a resumed or re-scoring invocation
+# from a full one.
+planned=$(tail -c +$((log_start + 1)) "$output/experiment.log" \
+    | grep -o '[0-9]* runs planned, [0-9]* already finished, [0-9]* to train' | tail -n 1 || true)
 
 cp "$output"/results.md "$output"/results.json "$published"/ 2>/dev/null || true
 cp "$output"/results.png "$published"/ 2>/dev/null || true
 {
     echo "- $(date -u '+%Y-%m-%d %H:%M UTC'): \`$shown\`"
-    echo "  exit status $status, wall time ${seconds}s ($(awk "BEGIN {printf \"%.1f\", $seconds/3600}") h)"
+    echo "  exit status $status, wall time ${seconds}s ($(awk "BEGIN {printf \"%.1f\", $seconds/3600}") h)${planned:+; $planned}"
     echo "  machine: $(nproc) cores of $(lscpu | sed -n 's/^Model name: *//p'), $(free -g | awk '/^Mem:/ {print $2}') GiB;" \
         "torch $(.venv/bin/python -c 'import torch; print(torch.__version__)'), $(.venv/bin/python -c 'import torch; print(torch.get_num_threads())') threads"
 } >> "$published/RUNS.md"
