@@ -6,6 +6,12 @@ The runs go one after another (`run_all`), or one per process (`run_one`, what t
 that `mft_plugin.experiments.export` writes for a scheduler run), after which `collect_results`
 scores whatever has finished.
 
+A finished run needs its `model.tar.gz` only while a run still to train starts from it (a
+stage 2 from its stage 1) or an evaluation is still to come: a run whose archive was deleted
+after training (to save disk, or a run folder restored from its small files alone) keeps its
+scores through `metrics.json` and the evaluation files beside it, and is trained again only
+when a run that starts from it has not finished.
+
 Layout of the output directory:
 
     OUT/<method>/<default | parameter=value>/seed-<s>/<stage1 | mix | domain>/   serialization dirs
@@ -152,13 +158,35 @@ class ExperimentRunner:
     # ----------------------------------------------------------------------------------------
     # State
     def status(self, run: Run) -> str:
-        """`done`, `resume` (checkpoints to recover from) or `new`."""
+        """
+        `done`, `scored` (finished, its archive deleted since: `metrics.json` without
+        `model.tar.gz` or checkpoints), `resume` (checkpoints to recover from) or `new`.
+        """
         directory = self.run_dir(run)
-        if (directory / "model.tar.gz").is_file() and (directory / "metrics.json").is_file():
-            return "done"
         if list(directory.glob("model_state_e*.th")):
-            return "resume"
+            # also a run killed after writing metrics.json but before its archive
+            return "done" if (directory / "model.tar.gz").is_file() else "resume"
+        if (directory / "metrics.json").is_file():
+            return "done" if (directory / "model.tar.gz").is_file() else "scored"
         return "new"
+
+    def finished(self, run: Run) -> bool:
+        """Whether the run has its scores (`done` or `scored`)."""
+        return self.status(run) in ("done", "scored")
+
+    def needs_training(self, run: Run) -> bool:
+        """
+        A run is trained unless it has finished and, where its archive was deleted (`scored`),
+        no run still to train starts from it.
+        """
+        status = self.status(run)
+        if status == "done":
+            return False
+        if status == "scored":
+            return any(
+                self.needs_training(child) for child in self.runs if child.depends_on == run.run_id
+            )
+        return True
 
     def check_unchanged(self, run: Run, config: Dict[str, Any]) -> None:
         """A run trained with other settings is an error, not silently reused."""
@@ -188,7 +216,8 @@ class ExperimentRunner:
                 )
 
     def unfinished(self) -> List[Run]:
-        return [run for run in self.runs if self.status(run) != "done"]
+        """The runs still to train, in the plan's order (a stage 1 before the runs from it)."""
+        return [run for run in self.runs if self.needs_training(run)]
 
     # ----------------------------------------------------------------------------------------
     # Running
@@ -242,7 +271,7 @@ class ExperimentRunner:
         if run.depends_on is not None:
             parent = self.find_run(run.depends_on)
             self.check_unchanged(parent, self.config_for(parent))
-        if self.status(run) == "done":
+        if not self.needs_training(run):
             logger.info("%s has finished already: nothing to train", run_id)
         self.train(run, in_process=True)
         self.evaluate(run)
@@ -255,7 +284,7 @@ class ExperimentRunner:
         if not self.output_dir.is_dir():
             raise ConfigurationError(f"Nothing to collect: {self.output_dir} does not exist.")
         for run in self.runs:
-            if self.status(run) == "done":
+            if self.finished(run):
                 self.check_unchanged(run, self.config_for(run))
                 self.evaluate(run)
         self.write_results()
@@ -272,18 +301,25 @@ class ExperimentRunner:
         has imported AllenNLP, see `training_process`), or `in_process`, logging to this
         process's output (a process that trains one run only).
         """
-        status = self.status(run)
-        if status == "done":
+        if not self.needs_training(run):
             return
+        status = self.status(run)
         if run.depends_on is not None:
             parent = self.find_run(run.depends_on)
+            if self.status(parent) == "scored":
+                raise RunFailed(
+                    f"{run.run_id} starts from {parent.run_id}, whose model.tar.gz was deleted "
+                    "after training: train that run again first."
+                )
             if self.status(parent) != "done":
                 raise RunFailed(f"{run.run_id} needs {parent.run_id}, which has not finished")
         config_file = self.config_path(run)
         self.write_config(run)
         directory = self.run_dir(run)
         if status != "resume" and directory.exists():
-            shutil.rmtree(directory)  # an attempt that died before its first checkpoint
+            # an attempt that died before its first checkpoint, or a run whose archive was
+            # deleted, trained again for the runs that start from it
+            shutil.rmtree(directory)
         directory.parent.mkdir(parents=True, exist_ok=True)
         logger.info(
             "Training %s (%s)%s",
@@ -330,7 +366,7 @@ class ExperimentRunner:
         per test path), if there is one; a transfer experiment's stage-1 model on the held-out
         domain (`evaluate_zero_shot`).
         """
-        if self.status(run) != "done":
+        if not self.finished(run):
             return
         if run.is_stage1:
             if run.held_out is not None:
@@ -344,10 +380,25 @@ class ExperimentRunner:
         from allennlp.commands.evaluate import evaluate_from_archive
 
         test = str(Path(self.experiment.data["test"]).resolve())
+        archive = self.archive_to_evaluate(run, path)
         logger.info("Evaluating %s on %s", run.run_id, test)
-        metrics = evaluate_from_archive(str(self.run_dir(run) / "model.tar.gz"), test)
+        metrics = evaluate_from_archive(archive, test)
         metrics["test_data_path"] = test
         path.write_text(json.dumps(metrics, indent=2))
+
+    def archive_to_evaluate(self, run: Run, scores_file: Path) -> str:
+        """
+        The run's model.tar.gz, for an evaluation that writes `scores_file`; a run whose archive
+        was deleted (`scored`) is an error rather than trained again, since a new model would not
+        be the one its dev scores come from.
+        """
+        archive = self.run_dir(run) / "model.tar.gz"
+        if not archive.is_file():
+            raise ConfigurationError(
+                f"{self.run_dir(run)} has no model.tar.gz (deleted after training), so it cannot "
+                f"be scored into {scores_file.name}. Delete the run folder to train it again."
+            )
+        return str(archive)
 
     def zero_shot_paths(self, run: Run) -> Dict[str, Path]:
         """
@@ -378,10 +429,9 @@ class ExperimentRunner:
             if path.is_file():
                 continue
             data = str(Path(self.experiment.data[split]).resolve())
+            archive = self.archive_to_evaluate(run, path)
             logger.info("Evaluating %s on %s of %s (zero-shot)", run.run_id, run.held_out, data)
-            metrics = evaluate_from_archive(
-                str(self.run_dir(run) / "model.tar.gz"), data, cmd_overrides=overrides
-            )
+            metrics = evaluate_from_archive(archive, data, cmd_overrides=overrides)
             metrics.update(held_out_domain=run.held_out, data_path=data)
             path.write_text(json.dumps(metrics, indent=2))
 
@@ -410,7 +460,7 @@ class ExperimentRunner:
         stage-1 model scored on the held-out domain, and `shots=N` or `shots=all` for the runs on
         it.
         """
-        if self.status(run) != "done":
+        if not self.finished(run):
             return []
         if run.is_stage1:
             if run.held_out is not None:

@@ -190,3 +190,49 @@ def test_interrupted_experiment_reruns_only_what_did_not_finish(finished, in_pro
     for run in RUNS[:-1]:
         assert (finished / run / "model.tar.gz").stat().st_mtime_ns == archives[run], run
     assert (finished / RUNS[-1] / "model.tar.gz").is_file()
+
+
+def test_runs_whose_archives_were_deleted_keep_their_scores(finished, in_process, capsys):
+    """
+    After the test above (it changes the shared experiment): a finished run without its
+    model.tar.gz is scored from its metrics.json, and trained again only when a run still to
+    train starts from it.
+    """
+    stage1, animal, vehicle = RUNS[2], RUNS[3], RUNS[4]
+    before = json.loads((finished / "results.json").read_text())["runs"]
+    for run in RUNS:
+        (finished / run / "model.tar.gz").unlink()
+    metrics_times = {run: (finished / run / "metrics.json").stat().st_mtime_ns for run in RUNS}
+
+    in_process(finished, "--dry-run")
+    assert re.findall(r"\[scored\] (\S+)", capsys.readouterr().out) == RUNS
+    logged = in_process(finished)
+    assert "5 runs planned, 5 already finished, 0 to train" in logged
+    assert json.loads((finished / "results.json").read_text())["runs"] == before
+    with pytest.raises(ConfigurationError, match="has no model.tar.gz .deleted after training."):
+        in_process(finished, "--test-data", str(FIXTURES / "data/taxonomy/train"))
+
+    # a stage 2 killed before its first checkpoint: its stage 1 is trained again for it, the
+    # runs that have their scores are not
+    (finished / vehicle / "metrics.json").unlink()
+    logged = in_process(finished)
+    assert "5 runs planned, 3 already finished, 2 to train" in logged
+    for run in (stage1, vehicle):
+        assert (finished / run / "model.tar.gz").is_file(), run
+    for run in RUNS[:2] + [animal]:
+        assert (finished / run / "metrics.json").stat().st_mtime_ns == metrics_times[run], run
+        assert not (finished / run / "model.tar.gz").exists(), run
+    after = json.loads((finished / "results.json").read_text())["runs"]
+    assert [row for row in after if row["run"] != vehicle] == [
+        row for row in before if row["run"] != vehicle
+    ]
+
+    # a scheduler's task (--only) does not retrain a stage 1 behind the back of its own task
+    (finished / stage1 / "model.tar.gz").unlink()
+    (finished / vehicle / "model.tar.gz").unlink()
+    (finished / vehicle / "metrics.json").unlink()
+    with pytest.raises(SystemExit):
+        in_process(finished, "--only", vehicle)
+    assert (
+        f"{vehicle} starts from {stage1}, whose model.tar.gz was deleted" in capsys.readouterr().err
+    )
