@@ -6,6 +6,9 @@
 #   benchmarks/run_experiment.sh table4_taxonomy training_configs/experiments/table4_taxonomy.jsonnet '{"bf16": true}'
 #
 # Training output goes to runs/<name>/ (not committed); started again, the experiment resumes.
+# The scores of its finished runs are kept under benchmarks/results/<name>/runs/ (see
+# benchmarks/run_scores.sh) and restored from there when runs/<name>/ lacks them, so that a new
+# checkout resumes it too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 name=$1
@@ -19,6 +22,7 @@ command=(.venv/bin/allennlp mft-experiment "$experiment" -s "$output")
 shown="${command[*]}"  # as it would be typed into a shell
 [ -n "$overrides" ] && command+=(-o "$overrides") && shown+=" -o '$overrides'"
 
+benchmarks/run_scores.sh restore "$name"
 start=$(date +%s)
 log_start=$(stat -c %s "$output/experiment.log" 2>/dev/null || echo 0)
 set +e
@@ -32,6 +36,7 @@ seconds=$(( $(date +%s) - start ))
 planned=$(tail -c +$((log_start + 1)) "$output/experiment.log" \
     | grep -o '[0-9]* runs planned, [0-9]* already finished, [0-9]* to train' | tail -n 1 || true)
 
+benchmarks/run_scores.sh save "$name"
 cp "$output"/results.md "$output"/results.json "$published"/ 2>/dev/null || true
 cp "$output"/results.png "$published"/ 2>/dev/null || true
 {
