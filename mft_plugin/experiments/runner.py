@@ -163,12 +163,13 @@ class ExperimentRunner:
         `model.tar.gz` or checkpoints), `resume` (checkpoints to recover from) or `new`.
         """
         directory = self.run_dir(run)
+        has_metrics = (directory / "metrics.json").is_file()
+        if has_metrics and (directory / "model.tar.gz").is_file():
+            return "done"
         if list(directory.glob("model_state_e*.th")):
-            # also a run killed after writing metrics.json but before its archive
-            return "done" if (directory / "model.tar.gz").is_file() else "resume"
-        if (directory / "metrics.json").is_file():
-            return "done" if (directory / "model.tar.gz").is_file() else "scored"
-        return "new"
+            # also a run killed between writing metrics.json and its archive
+            return "resume"
+        return "scored" if has_metrics else "new"
 
     def finished(self, run: Run) -> bool:
         """Whether the run has its scores (`done` or `scored`)."""
