@@ -332,6 +332,47 @@ def test_transfer_table_has_a_row_per_method_and_setting_and_a_column_per_held_o
     assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.parametrize(
+    "files, status",
+    [
+        ([], "new"),
+        (["metrics.json", "model.tar.gz"], "done"),
+        (["metrics.json"], "scored"),  # the archive deleted after training
+        (["model_state_e0.th"], "resume"),
+        (["metrics.json", "model_state_e0.th"], "resume"),  # killed before its archive
+        (["model.tar.gz", "model_state_e0.th"], "resume"),
+    ],
+)
+def test_a_run_folder_is_new_done_scored_or_resumed_by_its_files(
+    tmp_path, fixture_env, files, status
+):
+    runner = _runner(tmp_path)
+    run = runner.find_run(BASE.format("bert_s", "shots=4"))
+    runner.run_dir(run).mkdir(parents=True)
+    for name in files:
+        (runner.run_dir(run) / name).write_text("{}")
+    assert runner.status(run) == status
+    assert runner.needs_training(run) == (status in ("new", "resume"))
+
+
+@pytest.mark.parametrize(
+    "shots_files, stage1_trained_again",
+    [([], True), (["model_state_e0.th"], True), (["metrics.json"], False)],
+)
+def test_a_stage1_without_its_archive_is_trained_again_only_for_a_run_still_to_train(
+    tmp_path, fixture_env, shots_files, stage1_trained_again
+):
+    runner = _runner(tmp_path)
+    stage1 = runner.find_run(BASE.format("mft_full", "stage1"))
+    shots = runner.find_run(BASE.format("mft_full", "shots=4"))
+    for run, files in ((stage1, ["metrics.json"]), (shots, shots_files)):
+        runner.run_dir(run).mkdir(parents=True)
+        for name in files:
+            (runner.run_dir(run) / name).write_text("{}")
+    assert runner.needs_training(stage1) == stage1_trained_again
+    assert (stage1 in runner.unfinished()) == stage1_trained_again
+
+
 def test_zero_shot_scores_refuse_a_stage1_run_that_kept_its_best_epoch(tmp_path, fixture_env):
     runner = _runner(tmp_path)
     run = runner.find_run(BASE.format("bert_mix", "stage1"))
