@@ -33,7 +33,7 @@ copy_scores() {  # copy_scores FROM_DIR TO_DIR
 case "$action" in
     save)
         [ -d "$runs" ] || exit 0
-        find "$runs" -name metrics.json -not -path "$runs/metrics.json" | sort | while read -r metrics; do
+        find "$runs" -name metrics.json | sort | while read -r metrics; do
             run=$(dirname "$metrics")
             compgen -G "$run/model_state_e*.th" > /dev/null && continue  # still to resume
             copy_scores "$run" "$kept/${run#"$runs"/}"

@@ -307,12 +307,13 @@ class ExperimentRunner:
         status = self.status(run)
         if run.depends_on is not None:
             parent = self.find_run(run.depends_on)
-            if self.status(parent) == "scored":
+            parent_status = self.status(parent)
+            if parent_status == "scored":
                 raise RunFailed(
                     f"{run.run_id} starts from {parent.run_id}, whose model.tar.gz was deleted "
                     "after training: train that run again first."
                 )
-            if self.status(parent) != "done":
+            if parent_status != "done":
                 raise RunFailed(f"{run.run_id} needs {parent.run_id}, which has not finished")
         config_file = self.config_path(run)
         self.write_config(run)

@@ -332,6 +332,13 @@ def test_transfer_table_has_a_row_per_method_and_setting_and_a_column_per_held_o
     assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def _run_folder_with(runner, run, files):
+    """The run's folder holding only `files` (their content does not decide its status)."""
+    runner.run_dir(run).mkdir(parents=True)
+    for name in files:
+        (runner.run_dir(run) / name).write_text("{}")
+
+
 @pytest.mark.parametrize(
     "files, status",
     [
@@ -348,9 +355,7 @@ def test_a_run_folder_is_new_done_scored_or_resumed_by_its_files(
 ):
     runner = _runner(tmp_path)
     run = runner.find_run(BASE.format("bert_s", "shots=4"))
-    runner.run_dir(run).mkdir(parents=True)
-    for name in files:
-        (runner.run_dir(run) / name).write_text("{}")
+    _run_folder_with(runner, run, files)
     assert runner.status(run) == status
     assert runner.needs_training(run) == (status in ("new", "resume"))
 
@@ -365,10 +370,8 @@ def test_a_stage1_without_its_archive_is_trained_again_only_for_a_run_still_to_t
     runner = _runner(tmp_path)
     stage1 = runner.find_run(BASE.format("mft_full", "stage1"))
     shots = runner.find_run(BASE.format("mft_full", "shots=4"))
-    for run, files in ((stage1, ["metrics.json"]), (shots, shots_files)):
-        runner.run_dir(run).mkdir(parents=True)
-        for name in files:
-            (runner.run_dir(run) / name).write_text("{}")
+    _run_folder_with(runner, stage1, ["metrics.json"])
+    _run_folder_with(runner, shots, shots_files)
     assert runner.needs_training(stage1) == stage1_trained_again
     assert (stage1 in runner.unfinished()) == stage1_trained_again
 
