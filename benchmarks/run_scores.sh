@@ -7,7 +7,8 @@
 #   benchmarks/run_scores.sh save NAME      # runs/NAME/<run>/ -> benchmarks/results/NAME/runs/<run>/
 #   benchmarks/run_scores.sh restore NAME   # the other way, into run folders that do not exist
 #
-# `save` copies finished runs only (metrics.json and no checkpoint left to resume from).
+# `save` copies finished runs only (metrics.json and no checkpoint left to resume from, what
+# ExperimentRunner.status calls `done` or `scored`; keep the two in step).
 # `restore` leaves any existing run folder alone; a restored run is retrained only if a run still
 # to train starts from it (a stage 1 whose stage 2 did not finish), see
 # mft_plugin/experiments/runner.py. The configs hold absolute paths: restored into another
