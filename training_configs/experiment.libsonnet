@@ -11,6 +11,8 @@
 // stage1.mft_model holds more options of MFT's model, merged into its section (plan.py leaves
 // the typicality ones out for MFT (DC)); a stage-2 spec with stage1_label_classifier: false
 // loads the stage-1 encoder only (BERT (MTL) on a domain it has no head for).
+// validate: 'last_epoch' scores dev after the last (kept) epoch only; 'every_epoch' (the default)
+// leaves the config as it was.
 local common = import 'common.libsonnet';
 
 // `patch` merged into `target` as plan.py's merge_nested does: objects key by key, any other
@@ -71,5 +73,17 @@ local tasks = {
     local validation_reader =
       if std.length(std.objectFields(spec.train_sample)) == 0 then {}
       else { validation_dataset_reader: config.dataset_reader + { sample_fraction: null, sample_count: null } };
-    config + validation_reader + { random_seed: spec.seed, numpy_seed: spec.seed, pytorch_seed: spec.seed },
+    local validation =
+      if std.get(spec, 'validate', 'every_epoch') == 'every_epoch' then {}
+      else {
+        trainer+: {
+          callbacks: [
+            if callback.type == 'mft_keep_last_epoch' then callback + { validate_every_epoch: false }
+            else callback
+            for callback in super.callbacks
+          ],
+        },
+      };
+    config + validation_reader + validation
+    + { random_seed: spec.seed, numpy_seed: spec.seed, pytorch_seed: spec.seed },
 }

@@ -16,6 +16,9 @@ An experiment file (jsonnet) looks like this; every key but `task`, `domains`, `
       metric: 'accuracy',
       checkpoint: 'last',                      // the model a run keeps and is scored by: its
                                                // 'last' epoch, or the 'best' on dev
+      validate: 'every_epoch',                 // or 'last_epoch' (checkpoint 'last' only): dev
+                                               // is scored after the kept epoch only (faster;
+                                               // no best-epoch figures)
       bf16: false,                             // encoder under bfloat16 autocast (fast on CPUs
                                                // with AVX512-BF16)
       reader: { max_length: 128 },             // options of the task's reader
@@ -120,6 +123,9 @@ TASKS = ("nli", "reviews", "taxonomy")
 # The model a run keeps and is scored by: every method at its last epoch (the default: no
 # method picks its epoch on dev), or each at the epoch of its best validation metric.
 CHECKPOINTS = ("last", "best")
+# When a run scores dev: after every epoch, or (with checkpoint 'last') after the last only,
+# which is all the scoring rule reads and most of a few-shot run's time.
+VALIDATIONS = ("every_epoch", "last_epoch")
 DEFAULT_STAGE1 = {
     "epochs": 1,
     "lr": 2e-5,
@@ -144,6 +150,7 @@ TOP_LEVEL_KEYS = {
     "seeds",
     "metric",
     "checkpoint",
+    "validate",
     "bf16",
     "reader",
     "few_shot",
@@ -237,6 +244,7 @@ class Experiment:
     overrides: Dict[str, Any]
     stage1_scores: bool = False
     transfer: Optional[Dict[str, Any]] = None  # with every key of DEFAULT_TRANSFER
+    validate: str = "every_epoch"
 
     @property
     def sweep_values(self) -> List[Any]:
@@ -362,6 +370,14 @@ def _load_experiment(path: str, overrides: str, test_data: Optional[str]) -> Exp
         raise ConfigurationError(
             f"{path}: checkpoint must be one of {CHECKPOINTS}, got {checkpoint!r}"
         )
+    validate = raw.get("validate", "every_epoch")
+    if validate not in VALIDATIONS:
+        raise ConfigurationError(f"{path}: validate must be one of {VALIDATIONS}, got {validate!r}")
+    if validate == "last_epoch" and checkpoint != "last":
+        raise ConfigurationError(
+            f"{path}: validate: 'last_epoch' needs checkpoint: 'last' (a run that keeps its best "
+            f"epoch must score dev after every epoch), got checkpoint: {checkpoint!r}"
+        )
     stage1_scores = raw.get("stage1_scores", False)
     if not isinstance(stage1_scores, bool):
         raise ConfigurationError(
@@ -393,6 +409,7 @@ def _load_experiment(path: str, overrides: str, test_data: Optional[str]) -> Exp
         overrides=dict(raw.get("overrides", {})),
         stage1_scores=stage1_scores,
         transfer=transfer,
+        validate=validate,
     )
 
 
@@ -694,6 +711,7 @@ def _base_spec(experiment: Experiment, seed: int, settings) -> Dict[str, Any]:
         "stage2": settings["stage2"],
         "domain": None,
         "stage1_archive": None,
+        "validate": experiment.validate,
     }
 
 

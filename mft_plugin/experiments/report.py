@@ -383,6 +383,7 @@ def write_results(
             "metric": experiment.metric,
             "checkpoint": experiment.checkpoint,
             "scoring_rule": SCORING_RULES[experiment.checkpoint],
+            "validate": experiment.validate,
             "bf16": experiment.bf16,
             "data": experiment.data,
             "encoder": experiment.encoder,

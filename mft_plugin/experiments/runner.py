@@ -457,10 +457,10 @@ class ExperimentRunner:
         experiment's scoring rule: the kept epoch's dev figures (`checkpoint: last`, the last
         epoch's `validation_*`; `best`, AllenNLP's `best_validation_*`), and the test figures of
         the kept model. `dev_at_best_epoch`, the dev score of each run's best epoch, is kept for
-        reference. A row's `setting` is None for a method's plain result; `stage1` for a stage-1
-        model scored on its own (`stage1_scores`); in a transfer experiment `zero-shot` for a
-        stage-1 model scored on the held-out domain, and `shots=N` or `shots=all` for the runs on
-        it.
+        reference (None where the experiment validates the last epoch only). A row's `setting`
+        is None for a method's plain result; `stage1` for a stage-1 model scored on its own
+        (`stage1_scores`); in a transfer experiment `zero-shot` for a stage-1 model scored on
+        the held-out domain, and `shots=N` or `shots=all` for the runs on it.
         """
         if not self.finished(run):
             return []
@@ -502,7 +502,12 @@ class ExperimentRunner:
                         "dev": dev,
                         "test": test,
                         "epoch": trained.get("kept_epoch", trained.get("best_epoch")),
-                        "dev_at_best_epoch": trained.get(f"best_validation_{metric}_{domain}"),
+                        # a run validated at its last epoch only has no best epoch
+                        "dev_at_best_epoch": (
+                            trained.get(f"best_validation_{metric}_{domain}")
+                            if self.experiment.validate == "every_epoch"
+                            else None
+                        ),
                         "run": run.run_id,
                     }
                 )

@@ -6,6 +6,7 @@ import torch
 from allennlp.commands.evaluate import evaluate_from_archive
 from allennlp.commands.train import train_model_from_file
 from allennlp.models.archival import load_archive
+from allennlp.training.callbacks.callback import TrainerCallback
 
 from tests.conftest import CONFIGS, FIXTURE_DATA
 
@@ -71,3 +72,92 @@ def test_keep_epoch_best_restores_allennlps_choice(runs):
     assert "kept_epoch" not in metrics
     archived = load_archive(str(directory / "model.tar.gz")).model.state_dict()
     assert _weights_equal(archived, _epoch_weights(directory, metrics["best_epoch"]))
+
+
+class Interrupted(RuntimeError):
+    pass
+
+
+@TrainerCallback.register("test_interrupt_at_epoch")
+class InterruptAtEpoch(TrainerCallback):
+    """Stops training after the first batch of `at_epoch`, once (a marker file remembers)."""
+
+    def __init__(self, serialization_dir: str, at_epoch: int) -> None:
+        super().__init__(serialization_dir)
+        self.at_epoch = at_epoch
+
+    def on_batch(
+        self,
+        trainer,
+        batch_inputs,
+        batch_outputs,
+        batch_metrics,
+        epoch,
+        batch_number,
+        is_training,
+        is_primary=True,
+        **kwargs,
+    ):
+        if is_training and epoch == self.at_epoch and batch_number == 1:
+            try:
+                open(f"{self.serialization_dir}/interrupted", "x").close()
+            except FileExistsError:
+                return
+            raise Interrupted(f"stopped in epoch {epoch}")
+
+
+def _validated_epochs(directory):
+    return [
+        epoch
+        for epoch in range(OVERRIDES["trainer.num_epochs"])
+        if "validation_accuracy"
+        in json.loads((directory / f"metrics_epoch_{epoch}.json").read_text())
+    ]
+
+
+def _train_validating_last_epoch(directory, interrupt_at_epoch=None):
+    callbacks = [{"type": "mft_keep_last_epoch", "validate_every_epoch": False}]
+    if interrupt_at_epoch is not None:
+        callbacks.append({"type": "test_interrupt_at_epoch", "at_epoch": interrupt_at_epoch})
+    overrides = json.dumps(dict(OVERRIDES, **{"trainer.callbacks": callbacks}))
+    if interrupt_at_epoch is not None:
+        with pytest.raises(Interrupted):
+            train_model_from_file(TAXONOMY_MIX, directory, overrides=overrides)
+        assert not (directory / "model.tar.gz").exists()
+    train_model_from_file(
+        TAXONOMY_MIX, directory, overrides=overrides, recover=interrupt_at_epoch is not None
+    )
+    return json.loads((directory / "metrics.json").read_text())
+
+
+def _assert_scores_the_archive(directory, metrics):
+    evaluated = evaluate_from_archive(
+        str(directory / "model.tar.gz"), str(FIXTURE_DATA / "taxonomy" / "dev")
+    )
+    for key in ("accuracy", "accuracy_animal", "accuracy_vehicle"):
+        assert evaluated[key] == pytest.approx(metrics[f"validation_{key}"])
+
+
+@pytest.mark.usefixtures("tiny_env")
+def test_validating_the_last_epoch_only_trains_the_same_model(runs, tmp_path):
+    metrics = _train_validating_last_epoch(tmp_path)
+    assert _validated_epochs(tmp_path) == [2]
+    assert _validated_epochs(runs["last"]) == [0, 1, 2]
+    assert metrics["kept_epoch"] == 2
+    # Skipping validation draws no random numbers: the same weights as validating every epoch.
+    archived = load_archive(str(tmp_path / "model.tar.gz")).model.state_dict()
+    assert _weights_equal(archived, _epoch_weights(runs["last"], 2))
+    every_epoch = json.loads((runs["last"] / "metrics.json").read_text())
+    assert metrics["validation_accuracy"] == pytest.approx(every_epoch["validation_accuracy"])
+    _assert_scores_the_archive(tmp_path, metrics)
+
+
+@pytest.mark.usefixtures("tiny_env")
+@pytest.mark.parametrize("interrupt_at_epoch", [1, 2])
+def test_validating_the_last_epoch_only_survives_recover(tmp_path, interrupt_at_epoch):
+    # Resumed in the last epoch, the run must still validate it (AllenNLP's
+    # should_validate_callback would take the resumed epoch for epoch 0 and skip it).
+    metrics = _train_validating_last_epoch(tmp_path, interrupt_at_epoch)
+    assert _validated_epochs(tmp_path) == [2]
+    assert metrics["kept_epoch"] == 2
+    _assert_scores_the_archive(tmp_path, metrics)

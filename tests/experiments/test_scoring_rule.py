@@ -2,6 +2,7 @@
 import json
 
 import pytest
+from allennlp.common.checks import ConfigurationError
 
 from mft_plugin.experiments import ExperimentRunner, load_experiment
 from tests.conftest import FIXTURE_DATA, TINY_BERT, TINY_ENVIRONMENT
@@ -83,3 +84,33 @@ def test_best_epoch_rule_reads_each_runs_best_epoch(finished, tmp_path):
             (runner.run_dir(runner.find_run(row["run"])) / "metrics.json").read_text()
         )
         assert row["dev"] == metrics[f"best_validation_accuracy_{row['domain']}"]
+
+
+@pytest.mark.usefixtures("tiny_env")
+def test_validating_the_last_epoch_only_gives_the_same_scores(finished, tmp_path):
+    runner = ExperimentRunner(_experiment(tmp_path, validate="last_epoch"), tmp_path / "runs")
+    for run in runner.runs:
+        runner.train(run, in_process=True)
+    rows = {(row["method"], row["domain"]): row for row in runner.score_rows()}
+    for every_epoch in finished.score_rows():
+        row = rows[(every_epoch["method"], every_epoch["domain"])]
+        # the same model (skipping validation leaves training as it was), scored alike
+        assert (row["dev"], row["epoch"]) == (every_epoch["dev"], every_epoch["epoch"])
+        assert row["dev_at_best_epoch"] is None  # no best epoch without every epoch's score
+        assert "validation_accuracy" not in _epoch_metrics(runner, row, 1)
+        config = json.loads(
+            (runner.run_dir(runner.find_run(row["run"])) / "config.json").read_text()
+        )
+        assert {"type": "mft_keep_last_epoch", "validate_every_epoch": False} in config["trainer"][
+            "callbacks"
+        ]
+    runner.write_results()
+    content = json.loads((runner.output_dir / "results.json").read_text())
+    assert content["experiment"]["validate"] == "last_epoch"
+
+
+def test_validate_setting_is_checked(tmp_path):
+    with pytest.raises(ConfigurationError, match="validate must be one of"):
+        _experiment(tmp_path, validate="sometimes")
+    with pytest.raises(ConfigurationError, match="validate: 'last_epoch' needs checkpoint: 'last'"):
+        _experiment(tmp_path, validate="last_epoch", checkpoint="best")
