@@ -6,8 +6,8 @@ import torch
 from allennlp.commands.evaluate import evaluate_from_archive
 from allennlp.commands.train import train_model_from_file
 from allennlp.models.archival import load_archive
-from allennlp.training.callbacks.callback import TrainerCallback
 
+from tests.callbacks.helpers import Interrupted
 from tests.conftest import CONFIGS, FIXTURE_DATA
 
 TAXONOMY_MIX = CONFIGS / "taxonomy" / "bert_mix.jsonnet"
@@ -74,38 +74,6 @@ def test_keep_epoch_best_restores_allennlps_choice(runs):
     assert _weights_equal(archived, _epoch_weights(directory, metrics["best_epoch"]))
 
 
-class Interrupted(RuntimeError):
-    pass
-
-
-@TrainerCallback.register("test_interrupt_at_epoch")
-class InterruptAtEpoch(TrainerCallback):
-    """Stops training after the first batch of `at_epoch`, once (a marker file remembers)."""
-
-    def __init__(self, serialization_dir: str, at_epoch: int) -> None:
-        super().__init__(serialization_dir)
-        self.at_epoch = at_epoch
-
-    def on_batch(
-        self,
-        trainer,
-        batch_inputs,
-        batch_outputs,
-        batch_metrics,
-        epoch,
-        batch_number,
-        is_training,
-        is_primary=True,
-        **kwargs,
-    ):
-        if is_training and epoch == self.at_epoch and batch_number == 1:
-            try:
-                open(f"{self.serialization_dir}/interrupted", "x").close()
-            except FileExistsError:
-                return
-            raise Interrupted(f"stopped in epoch {epoch}")
-
-
 def _validated_epochs(directory):
     return [
         epoch
@@ -118,7 +86,9 @@ def _validated_epochs(directory):
 def _train_validating_last_epoch(directory, interrupt_at_epoch=None):
     callbacks = [{"type": "mft_keep_last_epoch", "validate_every_epoch": False}]
     if interrupt_at_epoch is not None:
-        callbacks.append({"type": "test_interrupt_at_epoch", "at_epoch": interrupt_at_epoch})
+        callbacks.append(
+            {"type": "test_interrupt_once", "at_epoch": interrupt_at_epoch, "at_batch": 1}
+        )
     overrides = json.dumps(dict(OVERRIDES, **{"trainer.callbacks": callbacks}))
     if interrupt_at_epoch is not None:
         with pytest.raises(Interrupted):
@@ -144,7 +114,8 @@ def test_validating_the_last_epoch_only_trains_the_same_model(runs, tmp_path):
     assert _validated_epochs(tmp_path) == [2]
     assert _validated_epochs(runs["last"]) == [0, 1, 2]
     assert metrics["kept_epoch"] == 2
-    # Skipping validation draws no random numbers: the same weights as validating every epoch.
+    # A skipped validation makes the random draws of a validation pass: the same weights as
+    # validating every epoch.
     archived = load_archive(str(tmp_path / "model.tar.gz")).model.state_dict()
     assert _weights_equal(archived, _epoch_weights(runs["last"], 2))
     every_epoch = json.loads((runs["last"] / "metrics.json").read_text())

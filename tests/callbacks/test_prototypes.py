@@ -6,10 +6,10 @@ import pytest
 import torch
 from allennlp.commands.train import train_model_from_file
 from allennlp.common.checks import ConfigurationError
-from allennlp.training.callbacks.callback import TrainerCallback
 
 from mft_plugin.callbacks import PrototypeCallback
 from mft_plugin.typicality import TypicalityConfig
+from tests.callbacks.helpers import Interrupted
 from tests.conftest import CONFIGS
 from tests.models.helpers import tensors, term_pair_instances, tiny_mft, vocabulary
 
@@ -138,39 +138,6 @@ def test_two_cpu_workers_hold_the_same_prototypes_as_one_process(tmp_path):
     ]
     for a, b in zip(single_records, distributed_records):
         assert a["typicality"] == pytest.approx(b["typicality"], abs=2e-3)
-
-
-class Interrupted(RuntimeError):
-    pass
-
-
-@TrainerCallback.register("test_interrupt_once")
-class InterruptOnce(TrainerCallback):
-    """Stops training at one batch of the first run (the marker file makes it one-shot)."""
-
-    def __init__(self, serialization_dir: str, at_batch: int = 2) -> None:
-        super().__init__(serialization_dir)
-        self.at_batch = at_batch
-
-    def on_batch(
-        self,
-        trainer,
-        batch_inputs,
-        batch_outputs,
-        batch_metrics,
-        epoch,
-        batch_number,
-        is_training,
-        is_primary=True,
-        **kwargs,
-    ):  # noqa: E501
-        marker = f"{self.serialization_dir}/interrupted"
-        if is_training and epoch == 0 and batch_number == self.at_batch:
-            try:
-                open(marker, "x").close()
-            except FileExistsError:
-                return
-            raise Interrupted(f"stopped at batch {batch_number}")
 
 
 # Four batches an epoch, a checkpoint after each, an interruption at the third.
