@@ -9,6 +9,7 @@ experiment, whose columns are the held-out domains, each method scored on the he
 zero-shot and after training on some or all of its instances ("BERT (Mix), 32 shots").
 """
 import json
+import math
 import statistics
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
@@ -319,8 +320,9 @@ def _line_plots(
 ):
     """
     One axes a column, side by side, each with a line for every `(label, points)` that
-    `lines(column)` gives (a point per tick; a missing point is a gap, a line of none is left
-    out; with `connect` false, the points only). Returns the figure.
+    `lines(column)` gives (a point per tick, its standard deviation over seeds as an error bar;
+    a missing point is a gap, a line of none is left out; with `connect` false, the points only),
+    on a y axis at least `MIN_SPAN` points tall. Returns the figure.
     """
     figure, all_axes = plt.subplots(
         1, len(columns), figsize=(3.2 * len(columns), 3.4), squeeze=False
@@ -328,17 +330,26 @@ def _line_plots(
     # long labels (named variants) slanted, so that they do not run into each other
     slanted = max(map(len, ticks), default=0) > 6
     for axes, column in zip(all_axes[0], columns):
+        drawn: List[float] = []
         for label, points in lines(column):
             if not any(points):
                 continue
             means = [p["mean"] if p else float("nan") for p in points]
-            axes.plot(
+            # the spread over seeds, where there are several
+            spreads = [(p.get("std") or 0.0) if p else 0.0 for p in points]
+            axes.errorbar(
                 range(len(ticks)),
                 means,
+                yerr=spreads,
+                capsize=2,
                 marker="o",
                 linestyle="-" if connect else "none",
                 label=label,
             )
+            drawn += [
+                mean + sign * spread for mean, spread in zip(means, spreads) for sign in (-1, 1)
+            ]
+        _at_least_min_span(axes, [value for value in drawn if not math.isnan(value)])
         axes.set_title(column)
         axes.set_xticks(range(len(ticks)))
         axes.set_xticklabels(
@@ -354,6 +365,21 @@ def _line_plots(
     if with_lines:
         with_lines[-1].legend(fontsize="small")
     return figure
+
+
+# Percentage points. One seed resolves about a point on these dev sets (README "Results");
+# left to autoscale, an axis would draw a 0.1-point wobble as a steep slope.
+MIN_SPAN = 2.0
+
+
+def _at_least_min_span(axes, values: List[float]) -> None:
+    """Widens the y axis to `MIN_SPAN` around `values` where they span less."""
+    if not values:
+        return
+    low, high = min(values), max(values)
+    if high - low < MIN_SPAN:
+        middle = (low + high) / 2
+        axes.set_ylim(middle - MIN_SPAN / 2, middle + MIN_SPAN / 2)
 
 
 def _zoom(axes, means: List[float]) -> None:

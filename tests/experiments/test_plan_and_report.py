@@ -405,3 +405,35 @@ def test_stage1_rows_follow_their_method_in_the_table(tmp_path):
     assert 'A row "…, stage 1"' in table
     summary = json.loads((tmp_path / "results.json").read_text())["summary"]["dev"]["null"]
     assert summary["mft_full/stage1"]["animal"]["mean"] == pytest.approx(74.0)
+
+
+def test_a_line_plot_draws_the_seed_spread_and_does_not_magnify_a_flat_line():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # Figure 4's average on taxonomy: 0.15 points from end to end, one seed
+    flat = [{"mean": 93.58, "std": None}, {"mean": 93.49}, {"mean": 93.43}]
+    # three seeds, 10 points apart: matplotlib's own limits, error bars of the spread
+    steep = [{"mean": 80.0, "std": 1.5}, {"mean": 85.0, "std": 0.5}, {"mean": 90.0, "std": 1.0}]
+
+    def lines(column):
+        yield "MFT (Full)", flat if column == "Average" else steep
+
+    figure = report._line_plots(
+        plt, ["animal", "Average"], ["0", "0.1", "0.5"], "lambda", "", lines
+    )
+    steep_axes, flat_axes = figure.axes
+    plt.close(figure)
+    low, high = flat_axes.get_ylim()
+    assert high - low == pytest.approx(report.MIN_SPAN)
+    assert low < 93.43 and 93.58 < high
+    assert (low + high) / 2 == pytest.approx((93.43 + 93.58) / 2)
+    low, high = steep_axes.get_ylim()
+    assert low <= 80.0 - 1.5 and high >= 90.0 + 1.0 and high - low > 10
+    (bars,) = steep_axes.containers
+    assert bars.has_yerr
+    # the vertical segments of the error bars, from mean - std to mean + std
+    segments = bars.lines[2][0].get_segments()
+    assert [(s[0][1], s[1][1]) for s in segments] == [(78.5, 81.5), (84.5, 85.5), (89.0, 91.0)]
