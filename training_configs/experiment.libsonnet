@@ -54,6 +54,8 @@ local tasks = {
     local config =
       if spec.kind == 'mix' then
         common.mixed_finetune(task, s2.epochs, s2.lr, s2.batch_size)
+      else if spec.kind == 'mix_stage1' then  // BERT (Mix+FT)'s stage 1: pooled, as long as MFT's
+        common.mixed_finetune(task, s1.epochs, s1.lr, s1.batch_size)
       else if spec.kind == 'single_domain' then
         common.single_domain(task, spec.domain, spec.stage1_archive, s2.epochs, s2.lr, s2.batch_size,
                              stage1_label_classifier=std.get(spec, 'stage1_label_classifier', true))

@@ -36,7 +36,13 @@ An experiment file (jsonnet) looks like this; every key but `task`, `domains`, `
 
 Methods (§4.2): BERT (S) and BERT (Mix) fine-tune from the pretrained encoder (per domain and
 pooled); BERT (MTL), BERT (Adv) and MFT (DC/TW/Full) have a stage 1 on all domains, then a
-stage 2 per domain from the stage-1 archive.
+stage 2 per domain from the stage-1 archive. One more method is not in the paper: BERT
+(Mix+FT), `bert_mix_ft`, is MFT's two stages without MFT's losses: a stage 1 of pooled
+fine-tuning (BERT (Mix)'s model and loss with the stage1 settings), then stage 2 per domain from
+its archive as MFT's. Its stage 1 is as long as MFT's and its stage 2 the same, so it is the
+control for whatever MFT gains from its extra per-domain fine-tuning rather than from its
+typicality weights and corruption losses. A transfer experiment has no use for it: there BERT
+(Mix) is that already.
 
 Options of MFT's model: `stage1.mft_model` holds keys of the `meta_fine_tuning` model that the
 MFT runs' stage 1 gets on top of the experiment's (the other methods ignore it), merged nested:
@@ -118,7 +124,12 @@ METHODS: Dict[str, Dict[str, Any]] = {
     "mft_dc": {"display": "MFT (DC)", "stage1": "mft", "variant": "dc"},
     "mft_tw": {"display": "MFT (TW)", "stage1": "mft", "variant": "tw"},
     "mft_full": {"display": "MFT (Full)", "stage1": "mft", "variant": "full"},
+    # Not in the paper: MFT's pipeline without its losses, the control that tells MFT's losses
+    # apart from its extra per-domain fine-tuning (BERT (Mix) trains pooled only).
+    "bert_mix_ft": {"display": "BERT (Mix+FT)", "stage1": "mix_stage1"},
 }
+# The run kinds of a stage 1 outside transfer experiments (there BERT (Mix) is one too).
+STAGE1_KINDS = ("mtl", "adv", "mft", "mix_stage1")
 TASKS = ("nli", "reviews", "taxonomy")
 # The model a run keeps and is scored by: every method at its last epoch (the default: no
 # method picks its epoch on dev), or each at the epoch of its best validation metric.
@@ -166,7 +177,10 @@ SWEEPS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, str]]] = {
     "lambda": (("mft_dc", "mft_full"), ("stage1", "lambda")),
     "alpha": (("mft_tw", "mft_full"), ("stage1", "alpha")),
     "skip_layers": (("mft_dc", "mft_full"), ("stage1", "skip_layers")),
-    "mft_epochs": (("bert_mtl", "bert_adv", "mft_dc", "mft_tw", "mft_full"), ("stage1", "epochs")),
+    "mft_epochs": (
+        ("bert_mtl", "bert_adv", "mft_dc", "mft_tw", "mft_full", "bert_mix_ft"),
+        ("stage1", "epochs"),
+    ),
     "sample_fraction": (tuple(METHODS), ("few_shot", "sample_fraction")),
     "mft_model": (("mft_dc", "mft_tw", "mft_full"), ("stage1", "mft_model")),
     "prototypes_per_class": (("mft_tw", "mft_full"), ("stage1", "prototypes_per_class")),
@@ -284,7 +298,7 @@ class Run:
     @property
     def is_stage1(self) -> bool:
         # in a transfer experiment BERT (Mix) on the other domains is a stage 1 too
-        return self.spec["kind"] in ("mtl", "adv", "mft") or (
+        return self.spec["kind"] in STAGE1_KINDS or (
             self.held_out is not None and self.spec["kind"] == "mix"
         )
 
@@ -570,6 +584,11 @@ def _check_transfer(
         raise ConfigurationError(
             f"{path}: transfer holds out one domain and trains on the others, but domains "
             f"lists only {domains}"
+        )
+    if "bert_mix_ft" in raw["methods"]:
+        raise ConfigurationError(
+            f"{path}: transfer: method bert_mix_ft is BERT (Mix) in a transfer experiment (pooled "
+            "training on the other domains, then fine-tuning on the held-out one); use bert_mix"
         )
     needs_two = [m for m in raw["methods"] if METHODS[m]["stage1"] in ("adv", "mft")]
     if needs_two and len(domains) < 3:

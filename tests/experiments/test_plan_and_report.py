@@ -41,6 +41,31 @@ def test_plan_puts_every_stage1_before_its_stage2_runs(tmp_path):
     ]
 
 
+def test_bert_mix_ft_plans_a_pooled_stage1_then_a_stage2_per_domain_from_it(tmp_path):
+    experiment = load_experiment(_experiment_file(tmp_path, methods=["bert_mix_ft"], seeds=[1]))
+    runs = plan_runs(experiment)
+    assert [(run.run_id, run.is_stage1, run.depends_on) for run in runs] == [
+        ("bert_mix_ft/default/seed-1/stage1", True, None),
+        ("bert_mix_ft/default/seed-1/animal", False, "bert_mix_ft/default/seed-1/stage1"),
+        ("bert_mix_ft/default/seed-1/vehicle", False, "bert_mix_ft/default/seed-1/stage1"),
+    ]
+    assert runs[0].spec["kind"] == "mix_stage1"
+    assert runs[1].spec["stage1_archive"] == "bert_mix_ft/default/seed-1/stage1/model.tar.gz"
+    # its stage 1 is a stage 1 of every sweep over the stage-1 epochs
+    swept = load_experiment(
+        _experiment_file(
+            tmp_path,
+            methods=["bert_mix", "bert_mix_ft"],
+            seeds=[1],
+            sweep={"parameter": "mft_epochs", "values": [1, 2]},
+        )
+    )
+    assert [run.run_id for run in plan_runs(swept) if run.is_stage1] == [
+        "bert_mix_ft/mft_epochs=1/seed-1/stage1",
+        "bert_mix_ft/mft_epochs=2/seed-1/stage1",
+    ]
+
+
 def test_sweep_trains_unaffected_methods_once(tmp_path):
     experiment = load_experiment(
         _experiment_file(tmp_path, seeds=[1], sweep={"parameter": "lambda", "values": [0.0, 0.2]})
@@ -209,8 +234,10 @@ def test_a_sweep_plot_of_an_unfinished_experiment_has_its_legend_where_the_lines
 @pytest.mark.parametrize(
     "name, runs",
     [
-        ("table3_amazon", 3 * (4 + 1 + 5 * 5)),  # S: 4 domains; Mix: 1; 5 methods: stage 1 + 4
-        ("table4_taxonomy", 3 * (3 + 1 + 5 * 4)),
+        # S: 4 domains; Mix: 1; 5 methods and the BERT (Mix+FT) control: stage 1 + 4
+        ("table3_amazon", 3 * (4 + 1 + 6 * 5)),
+        ("table4_taxonomy", 3 * (3 + 1 + 6 * 4)),
+        ("table2_mnli", 3 * (5 + 1 + 6 * 6)),
         ("figure4_lambda_taxonomy", 6 * 4),
         # BERT (S) per domain and BERT (Mix) once; MFT (Full) at 5 budgets: stage 1 + 3 domains
         ("figure3_mft_epochs_taxonomy", 3 + 1 + 5 * (1 + 3)),
@@ -369,6 +396,7 @@ def test_mft_model_sweep_tables_are_headed_by_the_value_names(tmp_path, monkeypa
 
 def test_stage1_scores_give_every_method_with_a_stage1_a_row(tmp_path):
     methods = ["bert_s", "bert_mix", "bert_mtl", "bert_adv", "mft_dc", "mft_tw", "mft_full"]
+    methods.append("bert_mix_ft")
     experiment = load_experiment(_experiment_file(tmp_path, methods=methods, stage1_scores=True))
     assert table_rows(experiment) == [
         ("bert_s", None),
@@ -383,6 +411,8 @@ def test_stage1_scores_give_every_method_with_a_stage1_a_row(tmp_path):
         ("mft_tw", "stage1"),
         ("mft_full", None),
         ("mft_full", "stage1"),
+        ("bert_mix_ft", None),
+        ("bert_mix_ft", "stage1"),  # the pooled model, trained as long as MFT's stage 1
     ]
 
 

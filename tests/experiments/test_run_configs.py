@@ -98,6 +98,37 @@ def test_experiment_refuses_runs_over_several_nodes(runner_for):
         _config(runner, "bert_s/default/seed-13/animal")
 
 
+def test_bert_mix_ft_is_mfts_two_stages_with_bert_mixs_model_and_loss(runner_for):
+    runner = runner_for(
+        {
+            "methods": ["bert_mix", "mft_full", "bert_mix_ft"],
+            "stage1": {"epochs": 2, "lr": 3e-5, "batch_size": 4},
+            "stage2": {"epochs": 3, "lr": 2e-5, "batch_size": 8},
+        }
+    )
+    mix = _config(runner, "bert_mix/default/seed-13/mix")
+    stage1 = _config(runner, "bert_mix_ft/default/seed-13/stage1")
+    mft_stage1 = _config(runner, "mft_full/default/seed-13/stage1")
+    # BERT (Mix)'s model and pooled data ...
+    for key in ("model", "dataset_reader", "train_data_path", "validation_data_path"):
+        assert stage1[key] == mix[key], key
+    assert stage1["model"]["type"] == "mft_transformer_classifier"
+    # ... trained by the stage1 settings, as long as MFT's stage 1
+    for config, epochs, lr, batch_size in ((stage1, 2, 3e-5, 4), (mix, 3, 2e-5, 8)):
+        assert config["trainer"]["num_epochs"] == epochs
+        assert config["trainer"]["optimizer"]["lr"] == lr
+        assert config["data_loader"]["batch_sampler"]["batch_size"] == batch_size
+    assert mft_stage1["trainer"]["num_epochs"] == 2
+    # stage 2 is MFT's, from its own stage-1 archive
+    for domain in ("animal", "vehicle"):
+        control = json.dumps(_config(runner, f"bert_mix_ft/default/seed-13/{domain}"))
+        mft = json.dumps(_config(runner, f"mft_full/default/seed-13/{domain}"))
+        assert "bert_mix_ft/default/seed-13/stage1/model.tar.gz" in control
+        assert control == mft.replace(
+            "mft_full/default/seed-13/stage1", "bert_mix_ft/default/seed-13/stage1"
+        )
+
+
 def test_mft_model_options_reach_the_mft_stage1_models_only(runner_for):
     methods = ["bert_s", "bert_mtl", "mft_dc", "mft_full"]
     options = {

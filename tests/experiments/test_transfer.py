@@ -115,6 +115,7 @@ def test_zero_shot_rows_belong_to_the_methods_with_a_pooled_label_classifier(tmp
         "mft_dc": True,
         "mft_tw": True,
         "mft_full": True,
+        "bert_mix_ft": False,  # no transfer experiment takes it (BERT (Mix) is it there)
     }
     experiment = load_experiment(_experiment_file(tmp_path))
     # BERT (MTL) keeps its zero-shot row, which the table shows as "–" (see below)
@@ -139,6 +140,10 @@ def test_zero_shot_rows_belong_to_the_methods_with_a_pooled_label_classifier(tmp
             "transfer and a sample_fraction sweep do not combine",
         ),
         ({"stage1_scores": True}, "transfer and stage1_scores do not combine"),
+        (
+            {"methods": ["bert_mix", "bert_mix_ft"]},
+            "transfer: method bert_mix_ft is BERT \\(Mix\\) in a transfer experiment .*; use bert_mix",
+        ),
         (
             {"transfer": {"shots": [4], "epochs": {"64": 2}}},
             r"transfer.epochs has key\(s\) \['64'\] that are no value of transfer.shots",
