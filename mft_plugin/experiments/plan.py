@@ -177,10 +177,7 @@ SWEEPS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, str]]] = {
     "lambda": (("mft_dc", "mft_full"), ("stage1", "lambda")),
     "alpha": (("mft_tw", "mft_full"), ("stage1", "alpha")),
     "skip_layers": (("mft_dc", "mft_full"), ("stage1", "skip_layers")),
-    "mft_epochs": (
-        ("bert_mtl", "bert_adv", "mft_dc", "mft_tw", "mft_full", "bert_mix_ft"),
-        ("stage1", "epochs"),
-    ),
+    "mft_epochs": (tuple(m for m, info in METHODS.items() if info["stage1"]), ("stage1", "epochs")),
     "sample_fraction": (tuple(METHODS), ("few_shot", "sample_fraction")),
     "mft_model": (("mft_dc", "mft_tw", "mft_full"), ("stage1", "mft_model")),
     "prototypes_per_class": (("mft_tw", "mft_full"), ("stage1", "prototypes_per_class")),
