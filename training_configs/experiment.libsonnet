@@ -8,6 +8,8 @@
 // and writes the result as the run's config file. The run's seed also seeds the few-shot sample
 // (plan.py puts it into train_sample as sample_seed) and, with more than one prototype per
 // class, the k-means of typicality; see mft_plugin/experiments/plan.py.
+// With the experiment's own `dataset_reader` (task 'custom') the spec also holds that section,
+// and `model` the keys added to every run's model section.
 // stage1.mft_model holds more options of MFT's model, merged into its section (plan.py leaves
 // the typicality ones out for MFT (DC)); a stage-2 spec with stage1_label_classifier: false
 // loads the stage-1 encoder only (BERT (MTL) on a domain it has no head for).
@@ -37,8 +39,11 @@ local tasks = {
 
 {
   run(spec)::
-    assert std.objectHas(tasks, spec.task) : 'unknown task ' + spec.task;
-    local task = tasks[spec.task] + {
+    // Your own data (task 'custom'): the experiment's dataset_reader section instead of a task's.
+    local custom = std.objectHas(spec, 'dataset_reader');
+    assert custom || std.objectHas(tasks, spec.task) : 'unknown task ' + spec.task;
+    local task_reader = if custom then { dataset_reader: spec.dataset_reader } else tasks[spec.task];
+    local task = task_reader + {
       dataset_reader+: spec.reader + spec.train_sample,
       train_data_path: spec.train,
       validation_data_path: spec.dev,
@@ -86,6 +91,10 @@ local tasks = {
           ],
         },
       };
-    config + validation_reader + validation
+    // The experiment's `model` keys (e.g. a basic_classifier's seq2vec_encoder and feedforward)
+    // on top of every run's model section.
+    local model =
+      if std.objectHas(spec, 'model') then { model: merge_nested(config.model, spec.model) } else {};
+    config + validation_reader + validation + model
     + { random_seed: spec.seed, numpy_seed: spec.seed, pytorch_seed: spec.seed },
 }

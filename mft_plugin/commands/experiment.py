@@ -86,6 +86,10 @@ class MftExperiment(Subcommand):
 
 def run_experiment_from_args(args: argparse.Namespace) -> None:
     experiment = load_experiment(args.experiment_file, args.overrides, args.test_data)
+    # `--include-package` of this command reaches every run, as the experiment's own list does.
+    for package in getattr(args, "include_package", None) or []:
+        if package not in experiment.include_package:
+            experiment.include_package.append(package)
     runner = ExperimentRunner(
         experiment,
         Path(args.serialization_dir),

@@ -29,7 +29,20 @@ def run_subcommand(
     container = argparse.ArgumentParser(prog=name).add_subparsers()
     parser = subcommand().add_subparser(container)
     parser.prog = name
+    # What `allennlp` adds to every subcommand: modules to import, such as the user's package
+    # that registers their reader.
+    parser.add_argument(
+        "--include-package",
+        type=str,
+        action="append",
+        default=[],
+        help="additional packages to include",
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    from allennlp.common.util import import_module_and_submodules
+
+    for package_name in args.include_package:
+        import_module_and_submodules(package_name)
     args.func(args)
 
 

@@ -7,7 +7,8 @@ An experiment file (jsonnet) looks like this; every key but `task`, `domains`, `
 
     {
       name: 'table4-taxonomy',
-      task: 'taxonomy',                        // nli | reviews | taxonomy
+      task: 'taxonomy',                        // nli | reviews | taxonomy, or your own reader
+                                               // as `dataset_reader` (see "Your own data")
       domains: ['animal', 'plant', 'vehicle'],
       data: { train: '.../taxonomy/train', dev: '.../taxonomy/dev', test: null },
       encoder: std.extVar('MFT_ENCODER'),      // default: $MFT_ENCODER
@@ -93,6 +94,26 @@ The results have a row per method and setting (zero-shot, each shots value) and 
 held-out domain, plus their average. Transfer takes no `few_shot`, `sample_fraction` sweep or
 `stage1_scores`; MFT and BERT (Adv) need two domains besides the held-out one.
 
+Your own data: instead of `task`, give `dataset_reader`, the reader section of every run (the
+task is then `custom`), and the modules that register your components:
+
+    {
+      dataset_reader: { type: 'mft_multi_domain', base_reader: { type: 'my_csv_reader' } },
+      include_package: ['my_project'],         // imported here and by every run's training
+      model: { seq2vec_encoder: { type: 'cls_pooler', embedding_dim: 384 } },
+                                               // keys of every run's model section (optional)
+      domains: ['books', 'dvd', 'kitchen'],
+      data: { train: { books: 'data/books/train.csv', ... }, dev: { ... } },
+      methods: ['bert_s', 'bert_mix', 'mft_full'],
+    }
+
+The runs need what the shipped readers offer: a `domains` option (per-domain runs, the
+transfer's held-out domain) and for few-shot settings `sample_fraction` / `sample_count` /
+`sample_seed`; the `mft_multi_domain` wrapper gives any reader all of them. `data.train` and
+`data.dev` are then whatever that reader reads: a path, or for the wrapper also an object of
+one path per domain. `model` may not set the keys that the method or other experiment keys set
+(`type`, `text_field_embedder`, `bf16`, `initializer`).
+
 Seeds: a run's seed is AllenNLP's `random_seed`, `numpy_seed` and `pytorch_seed`, and also
 the seed of whatever else is drawn at random for it, so that the ± over seeds includes that
 variance too:
@@ -131,6 +152,9 @@ METHODS: Dict[str, Dict[str, Any]] = {
 # The run kinds of a stage 1 outside transfer experiments (there BERT (Mix) is one too).
 STAGE1_KINDS = ("mtl", "adv", "mft", "mix_stage1")
 TASKS = ("nli", "reviews", "taxonomy")
+# The task of an experiment on the user's own data: a `dataset_reader` section instead of a
+# shipped task's reader (see "Your own data" in the module docstring).
+CUSTOM_TASK = "custom"
 # The model a run keeps and is scored by: every method at its last epoch (the default: no
 # method picks its epoch on dev), or each at the epoch of its best validation metric.
 CHECKPOINTS = ("last", "best")
@@ -171,6 +195,9 @@ TOP_LEVEL_KEYS = {
     "transfer",
     "sweep",
     "overrides",
+    "dataset_reader",
+    "model",
+    "include_package",
 }
 # Which methods each sweep parameter changes, and where it lives in the experiment.
 SWEEPS: Dict[str, Tuple[Tuple[str, ...], Tuple[str, str]]] = {
@@ -256,6 +283,11 @@ class Experiment:
     stage1_scores: bool = False
     transfer: Optional[Dict[str, Any]] = None  # with every key of DEFAULT_TRANSFER
     validate: str = "every_epoch"
+    # Your own data: the reader section of every run (task `custom`), keys of every run's
+    # model section, and the modules to import (`--include-package`) that register them.
+    dataset_reader: Optional[Dict[str, Any]] = None
+    model: Dict[str, Any] = field(default_factory=dict)
+    include_package: List[str] = field(default_factory=list)
 
     @property
     def sweep_values(self) -> List[Any]:
@@ -334,11 +366,20 @@ def _load_experiment(path: str, overrides: str, test_data: Optional[str]) -> Exp
         raise ConfigurationError(
             f"{path}: unknown key(s) {unknown}; allowed: {sorted(TOP_LEVEL_KEYS)}"
         )
-    for key in ("task", "domains", "data", "methods"):
+    for key in ("domains", "data", "methods"):
         if key not in raw:
             raise ConfigurationError(f"{path}: the key {key!r} is required")
-    if raw["task"] not in TASKS:
-        raise ConfigurationError(f"{path}: task must be one of {TASKS}, got {raw['task']!r}")
+    dataset_reader = raw.get("dataset_reader")
+    task = _check_task(path, raw.get("task"), dataset_reader)
+    model = raw.get("model") or {}
+    check_model_section(path, "model", model)
+    include_package = raw.get("include_package") or []
+    if isinstance(include_package, str):
+        include_package = [include_package]
+    if not all(isinstance(name, str) and name for name in include_package):
+        raise ConfigurationError(
+            f"{path}: include_package must be a list of module names, got {include_package!r}"
+        )
     bad_methods = [m for m in raw["methods"] if m not in METHODS]
     if bad_methods or not raw["methods"]:
         raise ConfigurationError(
@@ -403,7 +444,7 @@ def _load_experiment(path: str, overrides: str, test_data: Optional[str]) -> Exp
         raise ConfigurationError(f"{path}: no encoder (set the key `encoder` or MFT_ENCODER)")
     return Experiment(
         name=raw.get("name") or os.path.splitext(os.path.basename(path))[0],
-        task=raw["task"],
+        task=task,
         domains=list(raw["domains"]),
         data=data,
         encoder=encoder,
@@ -421,7 +462,68 @@ def _load_experiment(path: str, overrides: str, test_data: Optional[str]) -> Exp
         stage1_scores=stage1_scores,
         transfer=transfer,
         validate=validate,
+        dataset_reader=dataset_reader,
+        model=dict(model),
+        include_package=list(include_package),
     )
+
+
+def _check_task(path: str, task: Any, dataset_reader: Any) -> str:
+    """The experiment's task: a shipped one, or `custom` where the file gives `dataset_reader`."""
+    if dataset_reader is None:
+        if task is None:
+            raise ConfigurationError(
+                f"{path}: the key 'task' is required (one of {TASKS}), or give the reader of "
+                "your own data as 'dataset_reader'"
+            )
+        if task not in TASKS:
+            raise ConfigurationError(f"{path}: task must be one of {TASKS}, got {task!r}")
+        return task
+    if not isinstance(dataset_reader, dict) or "type" not in dataset_reader:
+        raise ConfigurationError(
+            f"{path}: dataset_reader must be a reader section with a 'type' (for example "
+            "{type: 'mft_multi_domain', base_reader: {type: 'your_reader'}}), got "
+            f"{dataset_reader!r}"
+        )
+    if task not in (None, CUSTOM_TASK):
+        raise ConfigurationError(
+            f"{path}: task {task!r} comes with its own reader; with dataset_reader leave 'task' "
+            f"out (or set it to {CUSTOM_TASK!r})"
+        )
+    return CUSTOM_TASK
+
+
+# Keys of a run's model section that the method or other experiment keys set, so that the
+# experiment's `model` may not set them too.
+MODEL_KEYS_SET_ELSEWHERE = {
+    "type": "the method sets it",
+    "text_field_embedder": "set the experiment's encoder",
+    "bf16": "set the experiment's bf16",
+    "initializer": "stage 2 loads the stage-1 archive through it",
+    "vocab": "the vocabulary comes from the data",
+}
+
+
+def check_model_section(path: str, key: str, options: Any) -> None:
+    """
+    Check the experiment's `model`: keys that every run's model section gets on top of the
+    method's (a `basic_classifier`-shaped section's `seq2vec_encoder`, `feedforward`, `dropout`,
+    `label_namespace`, ...), none that the method or other experiment keys set.
+    """
+    if not isinstance(options, dict):
+        raise ConfigurationError(f"{path}: {key} must be an object of model keys, got {options!r}")
+    for name, instead in MODEL_KEYS_SET_ELSEWHERE.items():
+        if name in options:
+            raise ConfigurationError(f"{path}: {key}.{name} cannot be set here: {instead}")
+    from mft_plugin.models.classifier import TransformerClassifier
+
+    allowed = _parameters(TransformerClassifier) - set(MODEL_KEYS_SET_ELSEWHERE)
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ConfigurationError(
+            f"{path}: {key} has key(s) {unknown} that the plugin's models do not take; "
+            f"they take {sorted(allowed)}"
+        )
 
 
 def _with_defaults(
@@ -716,7 +818,13 @@ def _settings_for(experiment: Experiment, method: str, value: Any) -> Dict[str, 
 
 
 def _base_spec(experiment: Experiment, seed: int, settings) -> Dict[str, Any]:
+    custom = {}
+    if experiment.dataset_reader is not None:
+        custom["dataset_reader"] = experiment.dataset_reader
+    if experiment.model:
+        custom["model"] = experiment.model
     return {
+        **custom,
         "task": experiment.task,
         "seed": seed,
         "train": experiment.data["train"],

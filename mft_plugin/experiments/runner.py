@@ -29,12 +29,13 @@ import os
 import shutil
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union
 
 import _jsonnet
 from allennlp.common import Params, Tqdm
 from allennlp.common.checks import ConfigurationError
 from allennlp.common.params import with_overrides
+from allennlp.common.util import import_module_and_submodules
 
 from mft_plugin.experiments.plan import (
     STAGE1_SETTING,
@@ -89,6 +90,10 @@ class ExperimentRunner:
                 f"{self.configs_dir} holds no experiment.libsonnet; pass the project's training_configs."
             )
         self.keep_checkpoints = keep_checkpoints
+        # The user's components (their reader, say): registered here, for the evaluations this
+        # process runs, and named to every run's `allennlp train` with --include-package.
+        for package in experiment.include_package:
+            import_module_and_submodules(package)
         self.runs = plan_runs(experiment)
 
     # ----------------------------------------------------------------------------------------
@@ -102,7 +107,7 @@ class ExperimentRunner:
         if spec["stage1_archive"]:
             spec["stage1_archive"] = str(self.output_dir / spec["stage1_archive"])
         for split in ("train", "dev"):
-            spec[split] = str(Path(spec[split]).resolve())
+            spec[split] = resolved_data_path(spec[split])
         snippet = "(import 'experiment.libsonnet').run(std.parseJson(std.extVar('MFT_RUN_SPEC')))"
         ext_vars = {
             "MFT_RUN_SPEC": json.dumps(spec),
@@ -338,6 +343,9 @@ class ExperimentRunner:
             )
         else:
             args = ["train", str(config_file), "-s", str(directory)]
+            # The plugin itself too: outside this clone no `.allennlp_plugins` names it.
+            for package in ["mft_plugin.plugin", *self.experiment.include_package]:
+                args += ["--include-package", package]
             if status == "resume":
                 args.append("--recover")
             with open(self.log_path(run), "a", encoding="utf-8") as log:
@@ -360,7 +368,7 @@ class ExperimentRunner:
         test = self.experiment.data.get("test")
         if not test:
             return None
-        return self.run_dir(run) / f"test-metrics-{short_hash(str(Path(test).resolve()))}.json"
+        return self.run_dir(run) / f"test-metrics-{short_hash(data_path_text(test))}.json"
 
     def evaluate(self, run: Run) -> None:
         """
@@ -381,7 +389,7 @@ class ExperimentRunner:
             return
         from allennlp.commands.evaluate import evaluate_from_archive
 
-        test = str(Path(self.experiment.data["test"]).resolve())
+        test = data_path_text(self.experiment.data["test"])
         archive = self.archive_to_evaluate(run, path)
         logger.info("Evaluating %s on %s", run.run_id, test)
         metrics = evaluate_from_archive(archive, test)
@@ -410,7 +418,7 @@ class ExperimentRunner:
         paths = {"dev": self.run_dir(run) / f"zero-shot-{run.held_out}.json"}
         test = self.experiment.data.get("test")
         if test:
-            digest = short_hash(str(Path(test).resolve()))
+            digest = short_hash(data_path_text(test))
             paths["test"] = self.run_dir(run) / f"zero-shot-{run.held_out}-test-{digest}.json"
         return paths
 
@@ -430,7 +438,7 @@ class ExperimentRunner:
         for split, path in self.zero_shot_paths(run).items():
             if path.is_file():
                 continue
-            data = str(Path(self.experiment.data[split]).resolve())
+            data = data_path_text(self.experiment.data[split])
             archive = self.archive_to_evaluate(run, path)
             logger.info("Evaluating %s on %s of %s (zero-shot)", run.run_id, run.held_out, data)
             metrics = evaluate_from_archive(archive, data, cmd_overrides=overrides)
@@ -569,3 +577,23 @@ class ExperimentRunner:
     def score_rows(self) -> List[Dict[str, Any]]:
         """The `scores` of every run, finished or not."""
         return [row for run in self.runs for row in self.scores(run)]
+
+
+def resolved_data_path(path: Union[str, Dict[str, str]]) -> Union[str, Dict[str, str]]:
+    """
+    A data path made absolute, so that every run reads it from its own folder: a path, or the
+    `mft_multi_domain` reader's object of one path per domain, each made absolute.
+    """
+    if isinstance(path, dict):
+        return {domain: str(Path(value).resolve()) for domain, value in path.items()}
+    return str(Path(path).resolve())
+
+
+def data_path_text(path: Union[str, Dict[str, str]]) -> str:
+    """
+    `resolved_data_path` as the one string that `allennlp evaluate` and score file names take:
+    an object of paths as JSON (which the `mft_multi_domain` reader reads, as AllenNLP's
+    `interleaving` reader does).
+    """
+    resolved = resolved_data_path(path)
+    return json.dumps(resolved, sort_keys=True) if isinstance(resolved, dict) else resolved
