@@ -36,7 +36,10 @@ def reader_name(reader: Any) -> str:
 def instance_text(instance: Instance) -> str:
     """
     The text of an instance for reports (`typicality.jsonl`): `metadata["text"]` when the reader
-    gives it, else the instance's `tokens` joined by spaces (word pieces as they are).
+    gives it, else the instance's `tokens` turned back into text. With a `pretrained_transformer`
+    indexer that is its tokenizer's `convert_tokens_to_string` of each segment (the pieces
+    between separators, without [CLS] and padding), the segments joined by " [SEP] " as the
+    plugin's readers write a pair; otherwise the token texts joined by spaces.
     """
     metadata = instance.fields.get("metadata")
     if isinstance(metadata, MetadataField) and isinstance(metadata.metadata, dict):
@@ -44,9 +47,30 @@ def instance_text(instance: Instance) -> str:
         if isinstance(text, str):
             return text
     tokens = instance.fields.get("tokens")
-    if isinstance(tokens, TextField):
-        return " ".join(token.text for token in tokens.tokens)
-    return ""
+    if not isinstance(tokens, TextField):
+        return ""
+    pieces = [token.text for token in tokens.tokens]
+    indexers = tokens._token_indexers or {}
+    hf_tokenizer = next(
+        (
+            getattr(indexer, "_tokenizer", None)
+            for indexer in indexers.values()
+            if isinstance(indexer, PretrainedTransformerIndexer)
+        ),
+        None,
+    )
+    if hf_tokenizer is None or not hasattr(hf_tokenizer, "convert_tokens_to_string"):
+        return " ".join(pieces)
+    separator = hf_tokenizer.sep_token
+    dropped = set(hf_tokenizer.all_special_tokens) - {separator}
+    segments: List[List[str]] = [[]]
+    for piece in pieces:
+        if piece == separator:
+            segments.append([])
+        elif piece not in dropped:
+            segments[-1].append(piece)
+    texts = [hf_tokenizer.convert_tokens_to_string(segment).strip() for segment in segments]
+    return " [SEP] ".join(text for text in texts if text)
 
 
 def check_reader_contract(instances: Iterable[Instance], model: Any, reader: Any) -> int:

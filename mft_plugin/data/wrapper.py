@@ -43,7 +43,8 @@ class MultiDomainWrapper(DatasetReader):
       the same on every run, in every sample and in every distributed shard, and ids of
       different paths never collide. (An `instance_id` of the base reader is replaced.)
     - `domain`: the domain's name;
-    - `text`: the base metadata's `text` if it has one, else the tokens joined by spaces.
+    - `text`: the base metadata's `text` if it has one, else the tokens turned back into text
+      (`mft_plugin.data.contract.instance_text`).
 
     The base reader reads every path whole and unsharded (positions need the whole output); this
     reader then filters, samples and shards (distributed and multi-process) the result, so
@@ -210,6 +211,7 @@ class MultiDomainWrapper(DatasetReader):
         values["domain"] = domain
         values["text"] = values["text"] if isinstance(values.get("text"), str) else None
         if values["text"] is None:
+            self.base_reader.apply_token_indexers(instance)  # the tokens' tokenizer gives the text
             values["text"] = instance_text(instance)
         fields["metadata"] = MetadataField(values)
         return instance

@@ -105,16 +105,19 @@ def test_text_is_optional_and_the_report_falls_back_to_the_tokens(tmp_path):
     PrototypeCallback(str(tmp_path)).on_start(trainer)
     records = [json.loads(line) for line in (tmp_path / "typicality.jsonl").open()]
     assert records[0]["instance_id"] == "row1"
-    # The tiny BERT's word pieces of "a gripping story told well", with its special tokens.
-    pieces = [token.text for token in reader._tokenizer.tokenize("a gripping story told well")]
-    assert records[0]["text"] == " ".join(pieces)
-    assert pieces[0] == "[CLS]" and pieces[-1] == "[SEP]"
+    # The tokens turned back into text, without the special tokens.
+    assert records[0]["text"] == "a gripping story told well"
+    assert records[4]["text"] == "this pan heats evenly and cleans easily"
 
 
 def _mft_params(reader_options, model_type="meta_fine_tuning", **model_options):
     return Params(
         {
-            "dataset_reader": {"type": "test_csv_reviews", "model_name": TINY_BERT, **reader_options},
+            "dataset_reader": {
+                "type": "test_csv_reviews",
+                "model_name": TINY_BERT,
+                **reader_options,
+            },
             "train_data_path": TRAIN_CSV,
             "model": {
                 "type": model_type,
