@@ -133,6 +133,8 @@ class MultiDomainWrapper(DatasetReader):
     def _select(self, sources) -> Iterator[Instance]:
         present = set()
         for prefix, domain, path in sources:
+            if domain is not None and self.domains is not None and domain not in self.domains:
+                continue  # a path of a domain filtered out (its ids are its own: nothing moves)
             wrapped = (
                 self.wrap(instance, domain, f"{prefix}:{position}", path, position)
                 for position, instance in enumerate(self.base_reader.read(path))
@@ -209,8 +211,7 @@ class MultiDomainWrapper(DatasetReader):
             values = dict(metadata.metadata)
         values["instance_id"] = instance_id
         values["domain"] = domain
-        values["text"] = values["text"] if isinstance(values.get("text"), str) else None
-        if values["text"] is None:
+        if not isinstance(values.get("text"), str):
             self.base_reader.apply_token_indexers(instance)  # the tokens' tokenizer gives the text
             values["text"] = instance_text(instance)
         fields["metadata"] = MetadataField(values)

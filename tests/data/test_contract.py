@@ -184,3 +184,19 @@ def test_the_check_counts_what_it_checked():
     instances = list(reader.read(TRAIN_CSV))
     vocab = Vocabulary.from_instances(instances)
     assert check_reader_contract(instances, tiny_mft(vocab), reader) == 8
+
+
+def test_the_text_of_a_pair_without_metadata_joins_its_segments():
+    from allennlp.data import Instance
+    from allennlp.data.fields import TextField
+    from allennlp.data.token_indexers import PretrainedTransformerIndexer
+    from allennlp.data.tokenizers import PretrainedTransformerTokenizer
+
+    from mft_plugin.data.contract import instance_text
+
+    tokenizer = PretrainedTransformerTokenizer(TINY_BERT, add_special_tokens=False)
+    pieces = tokenizer.add_special_tokens(tokenizer.tokenize("dog"), tokenizer.tokenize("animal"))
+    field = TextField(pieces)
+    assert instance_text(Instance({"tokens": field})) == "[CLS] dog [SEP] animal [SEP]"
+    field.token_indexers = {"tokens": PretrainedTransformerIndexer(TINY_BERT)}
+    assert instance_text(Instance({"tokens": field})) == "dog [SEP] animal"

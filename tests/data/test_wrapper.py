@@ -124,6 +124,8 @@ def test_the_domain_from_a_dict_of_paths(as_json):
     assert [instance["domain"].label for instance in instances] == ["books"] * 4 + ["kitchen"] * 4
     assert all(isinstance(instance["domain"], DomainField) for instance in instances)
     assert [instance["metadata"]["domain"] for instance in instances][3:5] == ["books", "kitchen"]
+    kitchen = _wrapper({"domain": "none"}, domains=["kitchen"]).read(path)
+    assert _ids(kitchen) == [f"kitchen:{n}" for n in range(4)]
 
 
 def test_the_domain_from_a_field_replaces_that_field_and_keeps_the_others():
