@@ -246,9 +246,9 @@ class MetaFineTuning(TransformerClassifier):
         )
         if self.training and label is not None and domain is None:
             raise ConfigurationError(
-                "MFT received a training batch without the `domain` field, so it could neither "
-                "corrupt domains nor weight by typicality; every training instance needs a "
-                f"mft_plugin.data.DomainField `domain`. See {CONTRACT_PAGE}, or {WRAPPER_ADVICE}."
+                "MFT received a training batch without the `domain` field; its domain "
+                "corruption and its typicality prototypes need a mft_plugin.data.DomainField "
+                f"`domain` on every training instance. See {CONTRACT_PAGE}, or {WRAPPER_ADVICE}."
             )
         encoded = self.encode(tokens, all_layers=corrupting)
         logits = self.classify(encoded.last_layer)

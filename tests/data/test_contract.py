@@ -21,6 +21,7 @@ from tests.conftest import FIXTURES, TINY_BERT
 from tests.fixtures.own_project.csv_reviews import CsvReviewsReader
 from tests.models.helpers import embedder, tensors, term_pair_instances, tiny_mft, vocabulary
 from mft_plugin.models import MetaFineTuning
+from mft_plugin.models.adversarial import AdversarialClassifier
 
 OWN_DATA = FIXTURES / "own_project" / "data"
 TRAIN_CSV = str(OWN_DATA / "train.csv")
@@ -163,13 +164,18 @@ def test_training_data_without_domains_gets_the_contract_not_the_plugin_readers_
     assert "the reader's `domains` option" not in message
 
 
-def test_mft_refuses_a_training_batch_without_domains():
-    """The backstop when the vocabulary has domains but the batch has none (no callback)."""
+@pytest.mark.parametrize("model_class", [MetaFineTuning, AdversarialClassifier])
+def test_mft_and_adv_refuse_a_training_batch_without_domains(model_class):
+    """
+    The backstop when the vocabulary has domains but the batch has none (no callback): MFT and
+    BERT (Adv) would silently train without their domain losses.
+    """
     instances = term_pair_instances()
     vocab = vocabulary(instances)
     batch = tensors(instances[:4], vocab)
     del batch["domain"]
-    model = MetaFineTuning(vocab, embedder(), typicality=None)
+    options = {"typicality": None} if model_class is MetaFineTuning else {}
+    model = model_class(vocab, embedder(), **options)
     model.train()
     with pytest.raises(ConfigurationError, match="without the `domain` field") as error:
         model(**batch)
