@@ -18,6 +18,7 @@ from allennlp.data.batch import Batch
 from allennlp.nn import util as nn_util
 from allennlp.training.callbacks.callback import TrainerCallback
 
+from mft_plugin.data.contract import check_reader_contract, instance_text
 from mft_plugin.data.domain_field import NO_DOMAIN
 from mft_plugin.models.meta_fine_tuning import MetaFineTuning
 from mft_plugin.typicality import (
@@ -59,7 +60,8 @@ class PrototypeCallback(TrainerCallback):
     With `--recover` from a checkpoint, the saved scores are loaded instead of being computed
     again with a partly trained encoder. The callback does nothing for a model that does not use
     typicality (MFT (DC), baselines), except count the domains when the model draws corrupted
-    labels from their empirical distribution.
+    labels from their empirical distribution. For every MFT model it first checks the training
+    instances against the reader contract (`mft_plugin.data.contract`, docs/own_project.md).
 
     Registered as a `TrainerCallback` with name "mft_prototypes".
 
@@ -81,9 +83,13 @@ class PrototypeCallback(TrainerCallback):
         model = trainer.model
         if not isinstance(model, MetaFineTuning):
             return
+        # The reader contract first, for every variant: before the first step, not minutes in.
+        # The data loader keeps the instances it read for the vocabulary, so this reads nothing
+        # again (a loader with `max_instances_in_memory` reads the training data once more).
+        instances = list(trainer.data_loader.iter_instances())
+        check_reader_contract(instances, model, getattr(trainer.data_loader, "reader", None))
         if not (model.uses_typicality or model.needs_domain_prior):
             return
-        instances = list(trainer.data_loader.iter_instances())
         _require_known_domains(instances, model)
         if model.needs_domain_prior:
             model.set_domain_prior(_domain_counts(instances, len(model.domain_names)))
@@ -139,7 +145,7 @@ class PrototypeCallback(TrainerCallback):
                 "domain": model.domain_names[int(domain)],
                 "label": vocab.get_token_from_index(int(label), model._label_namespace),
                 "typicality": float(score),
-                "text": instance["metadata"]["text"],
+                "text": instance_text(instance),
             }
             for instance, domain, label, score in zip(instances, domains, labels, scores)
         ]

@@ -4,3 +4,5 @@ from mft_plugin.data.nli import MultiDomainNliReader
 from mft_plugin.data.reviews import MultiDomainReviewReader
 from mft_plugin.data.term_pairs import TermPairReader
 from mft_plugin.data.samplers import SingleDomainBucketSampler
+from mft_plugin.data.contract import CONTRACT_PAGE, check_reader_contract
+from mft_plugin.data.wrapper import MultiDomainWrapper

@@ -216,18 +216,32 @@ def stratified_sample(
     count: Optional[int],
     seed: int,
 ) -> List[RawRecord]:
+    """Few-shot sampling of records, by `stratified_positions` over their (domain, label)."""
+    if fraction is None and count is None:
+        return list(records)
+    keys = [(record.domain, record.label) for record in records]
+    return [records[position] for position in stratified_positions(keys, fraction, count, seed)]
+
+
+def stratified_positions(
+    keys: Sequence[Tuple[str, Optional[str]]],
+    fraction: Optional[float],
+    count: Optional[int],
+    seed: int,
+) -> List[int]:
     """
-    Few-shot sampling, stratified by class within each domain. Deterministic for a seed, and
+    Few-shot sampling, stratified by class within each domain: the positions kept of items whose
+    `(domain, label)` are `keys`, in ascending order. Deterministic for a seed, and
     nested: a smaller sample is contained in a larger one (a smaller `fraction` in a larger one,
     `count` n in `count` n + 1), because each (domain, class) group is shuffled once with a seed
     of its own and a prefix of it is kept, and because no class quota falls as the fraction or
-    the count rises (see `_class_quotas`). The kept records stay in file order.
+    the count rises (see `_class_quotas`). The kept items stay in their order.
     """
     if fraction is None and count is None:
-        return list(records)
+        return list(range(len(keys)))
     groups: Dict[str, Dict[Optional[str], List[int]]] = defaultdict(lambda: defaultdict(list))
-    for position, record in enumerate(records):
-        groups[record.domain][record.label].append(position)
+    for position, (domain, label) in enumerate(keys):
+        groups[domain][label].append(position)
 
     keep: List[int] = []
     for domain, by_label in groups.items():
@@ -237,7 +251,21 @@ def stratified_sample(
             shuffled = list(positions)
             random.Random(f"{seed}:{domain}:{label}").shuffle(shuffled)
             keep.extend(shuffled[: quotas[label]])
-    return [records[position] for position in sorted(keep)]
+    return sorted(keep)
+
+
+def check_selection_options(
+    domains: Optional[List[str]], sample_fraction: Optional[float], sample_count: Optional[int]
+) -> None:
+    """Refuse a `domains` filter or few-shot sample that a reader could not apply."""
+    if sample_fraction is not None and sample_count is not None:
+        raise ValueError("Give either sample_fraction or sample_count, not both.")
+    if sample_fraction is not None and not 0.0 < sample_fraction <= 1.0:
+        raise ValueError(f"sample_fraction must be in (0, 1], got {sample_fraction}.")
+    if sample_count is not None and sample_count < 1:
+        raise ValueError(f"sample_count must be at least 1, got {sample_count}.")
+    if domains is not None and len(domains) == 0:
+        raise ValueError("domains, when given, must name at least one domain.")
 
 
 def _class_quotas(
@@ -348,14 +376,7 @@ class MultiDomainReader(DatasetReader):
         super().__init__(
             manual_distributed_sharding=True, manual_multiprocess_sharding=True, **kwargs
         )
-        if sample_fraction is not None and sample_count is not None:
-            raise ValueError("Give either sample_fraction or sample_count, not both.")
-        if sample_fraction is not None and not 0.0 < sample_fraction <= 1.0:
-            raise ValueError(f"sample_fraction must be in (0, 1], got {sample_fraction}.")
-        if sample_count is not None and sample_count < 1:
-            raise ValueError(f"sample_count must be at least 1, got {sample_count}.")
-        if domains is not None and len(domains) == 0:
-            raise ValueError("domains, when given, must name at least one domain.")
+        check_selection_options(domains, sample_fraction, sample_count)
         self.model_name = model_name
         self.max_length = max_length
         self.domains = list(domains) if domains is not None else None

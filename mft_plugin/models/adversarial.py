@@ -10,6 +10,7 @@ from allennlp.models.model import Model
 from allennlp.modules import TextFieldEmbedder
 from allennlp.training.metrics import Average, CategoricalAccuracy
 
+from mft_plugin.data.contract import CONTRACT_PAGE, WRAPPER_ADVICE
 from mft_plugin.models.classifier import TransformerClassifier
 from mft_plugin.typicality import mean_pool_without_cls
 
@@ -62,6 +63,9 @@ class AdversarialClassifier(TransformerClassifier):
         The pooled representation: the [CLS] vector f(x), or the masked `mean` without [CLS].
     """
 
+    # The reader contract (mft_plugin/data/contract.py): every training instance has a domain.
+    requires_domain = True
+
     def __init__(
         self,
         vocab: Vocabulary,
@@ -111,7 +115,13 @@ class AdversarialClassifier(TransformerClassifier):
         if label is None:
             return output
         loss = F.cross_entropy(logits, label.long())
-        if self.training and domain is not None:
+        if self.training and domain is None:
+            raise ConfigurationError(
+                "BERT (Adv) received a training batch without the `domain` field, so its domain "
+                "classifier could not train; every training instance needs a "
+                f"mft_plugin.data.DomainField `domain`. See {CONTRACT_PAGE}, or {WRAPPER_ADVICE}."
+            )
+        if self.training:
             self.require_known_domains(
                 domain,
                 metadata,

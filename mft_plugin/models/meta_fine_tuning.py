@@ -14,6 +14,7 @@ from allennlp.models.model import Model
 from allennlp.modules import TextFieldEmbedder
 from allennlp.training.metrics import Average
 
+from mft_plugin.data.contract import CONTRACT_PAGE, WRAPPER_ADVICE
 from mft_plugin.losses import (
     CORRUPTIONS,
     corrupt_domain_labels,
@@ -87,6 +88,9 @@ class MetaFineTuning(TransformerClassifier):
         Weight L_SDC by typicality as eq. 7 does; `False` follows the authors' code.
     """
 
+    # The reader contract (mft_plugin/data/contract.py): every training instance has a domain.
+    requires_domain = True
+
     def __init__(
         self,
         vocab: Vocabulary,
@@ -102,6 +106,14 @@ class MetaFineTuning(TransformerClassifier):
         keep_pooler = typicality is not None and typicality.embedding == "pooler"
         super().__init__(vocab, text_field_embedder, keep_pooler=keep_pooler, **kwargs)
         num_domains = len(self.domain_names)
+        if num_domains == 0:
+            raise ConfigurationError(
+                f"MFT needs at least two domains to transfer between, but the vocabulary has no "
+                f"domains in namespace {self._domain_namespace!r}: the training instances have no "
+                f"`domain` field (a mft_plugin.data.DomainField in {self._domain_namespace!r}). "
+                f"See {CONTRACT_PAGE}; to give an existing reader's instances their domain, "
+                f"{WRAPPER_ADVICE}."
+            )
         if num_domains < 2:
             raise ConfigurationError(
                 f"MFT needs at least two domains to transfer between, but the vocabulary namespace "
@@ -232,6 +244,12 @@ class MetaFineTuning(TransformerClassifier):
             and domain is not None
             and label is not None
         )
+        if self.training and label is not None and domain is None:
+            raise ConfigurationError(
+                "MFT received a training batch without the `domain` field; its domain "
+                "corruption and its typicality prototypes need a mft_plugin.data.DomainField "
+                f"`domain` on every training instance. See {CONTRACT_PAGE}, or {WRAPPER_ADVICE}."
+            )
         encoded = self.encode(tokens, all_layers=corrupting)
         logits = self.classify(encoded.last_layer)
         output = self.predictions(logits)

@@ -8,6 +8,7 @@ from allennlp.data import TextFieldTensors, Vocabulary
 from allennlp.models.model import Model
 from allennlp.modules import TextFieldEmbedder
 
+from mft_plugin.data.contract import CONTRACT_PAGE
 from mft_plugin.models.classifier import TransformerClassifier
 
 
@@ -29,6 +30,9 @@ class MultiTaskClassifier(TransformerClassifier):
 
     Registered as a `Model` with name "mft_multi_task". Parameters as `TransformerClassifier`.
     """
+
+    # The reader contract (mft_plugin/data/contract.py): every training instance has a domain.
+    requires_domain = True
 
     def __init__(self, vocab: Vocabulary, text_field_embedder: TextFieldEmbedder, **kwargs) -> None:
         super().__init__(vocab, text_field_embedder, **kwargs)
@@ -64,7 +68,8 @@ class MultiTaskClassifier(TransformerClassifier):
     ) -> Dict[str, torch.Tensor]:
         if domain is None:
             raise ConfigurationError(
-                "BERT (MTL) chooses its classifier by domain: every instance needs a known domain."
+                "BERT (MTL) chooses its classifier by domain: every instance needs a known domain "
+                f"(a mft_plugin.data.DomainField `domain`; see {CONTRACT_PAGE})."
             )
         self.require_known_domains(domain, metadata, "BERT (MTL) chooses its classifier by domain")
         logits = self.classify_in_domain(self.encode(tokens).last_layer, domain)
