@@ -117,6 +117,21 @@ def test_modules_that_do_not_fit_are_named(vocab):
     assert model.num_labels == 2
 
 
+def test_num_labels_sizes_the_classifier_of_labels_the_vocabulary_lacks(instances, vocab):
+    """Integer labels (`LabelField(skip_indexing=True)`) leave the namespace empty: num_labels
+    sizes the classifier, and the output names the labels by their index."""
+    section = basic_classifier_section(num_labels=3, label_namespace="integer_labels")
+    model = build(vocab, "mft_transformer_classifier", section)
+    assert tuple(model._label_classifier.weight.shape) == (3, 16)
+    model.eval()
+    output = model.forward_on_instance(instances[0])
+    assert list(output)[:3] == ["label", "class_probabilities", "labels"]
+    assert output["labels"] == ["0", "1", "2"]
+    assert output["class_probabilities"] == {
+        name: pytest.approx(float(p)) for name, p in zip(output["labels"], output["probs"])
+    }
+
+
 @pytest.mark.parametrize("model_type", TYPES)
 def test_cls_pooler_is_todays_model_with_todays_numbers(instances, vocab, model_type):
     """Without a seq2vec_encoder f(x) is [CLS]; cls_pooler gives the same vector, so the same seed
