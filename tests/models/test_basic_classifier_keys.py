@@ -337,23 +337,34 @@ def test_the_section_trains_and_its_archive_reloads_with_the_same_outputs(traine
         assert a["label"] == b["label"]
 
 
-def test_stage2_loads_the_seq2vec_encoder_and_feedforward_of_stage1(trained):
-    _, directory, _ = trained["mft"]
-    archive = directory / "model.tar.gz"
+def _stage2(archive, pooler):
+    """The stage-2 model as training builds it, before any update, from a user's section."""
     config = _shipped_config(
         CONFIGS / "reviews" / "stage2.jsonnet", MFT_STAGE1=str(archive), MFT_DOMAIN="books"
     )
-    # the stage-2 model section: the user's section, with the shipped config's initializer
-    section = basic_classifier_section("bert_pooler")
-    config["model"] = dict(
-        section, type="mft_transformer_classifier", initializer=config["model"]["initializer"]
-    )
+    section = basic_classifier_section(pooler)
+    initializer = config["model"]["initializer"]
+    config["model"] = dict(section, type="mft_transformer_classifier", initializer=initializer)
     reader = DatasetReader.from_params(Params(copy.deepcopy(config["dataset_reader"])))
     vocabulary = Vocabulary.from_params(
         Params(copy.deepcopy(config["vocabulary"])),
         instances=reader.read(config["train_data_path"]),
     )
-    target = Model.from_params(vocab=vocabulary, params=Params(copy.deepcopy(config["model"])))
+    return Model.from_params(vocab=vocabulary, params=Params(copy.deepcopy(config["model"])))
+
+
+def test_stage2_with_a_module_the_stage1_archive_lacks_names_it(trained):
+    _, directory, _ = trained["mix"]  # cls_pooler: no seq2vec weights in the archive
+    with pytest.raises(ConfigurationError) as error:
+        _stage2(directory / "model.tar.gz", "bert_pooler")
+    assert "has no parameter '_seq2vec_encoder.pooler.dense." in str(error.value)
+    assert str(directory / "model.tar.gz") in str(error.value)
+
+
+def test_stage2_loads_the_seq2vec_encoder_and_feedforward_of_stage1(trained):
+    _, directory, _ = trained["mft"]
+    archive = directory / "model.tar.gz"
+    target = _stage2(archive, "bert_pooler")
     source = load_archive(str(archive)).model.state_dict()
     loaded = [
         n for n in target.state_dict() if n.startswith(("_seq2vec_encoder.", "_feedforward."))
