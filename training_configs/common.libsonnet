@@ -87,7 +87,8 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
     },
 
   // Fine-tuning on one domain only: BERT (S) from the pretrained encoder, or stage 2 of MFT,
-  // MTL and Adv from a stage-1 archive, whose encoder and label classifier (for MTL: the
+  // MTL and Adv from a stage-1 archive, whose encoder (with its seq2vec_encoder and
+  // feedforward, where the model section has them) and label classifier (for MTL: the
   // domain's own head) are loaded by the `mft_stage1` initializer; its other heads stay behind.
   // The initializer matches the classifier's rows to labels by name; the stage-1 vocabulary
   // (`mft_stage1`: checked against the stage-2 data) keeps the label order too, and the labels
@@ -98,9 +99,13 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
                 lr=$.defaults.lr, batch_size=$.defaults.batch_size, stage1_label_classifier=true)::
     assert domain != '' : 'single-domain fine-tuning needs a domain (MFT_DOMAIN)';
     local from_stage1 = stage1_archive != null && stage1_archive != '';
+    // The encoder: the transformer and whatever a basic_classifier-shaped model section puts
+    // on top of it (seq2seq_encoder, seq2vec_encoder, feedforward), all shared by the domains.
+    local encoder =
+      '_text_field_embedder\\..*|_seq2seq_encoder\\..*|_seq2vec_encoder\\..*|_feedforward\\..*';
     local loaded =
-      if stage1_label_classifier then '_text_field_embedder\\..*|_label_classifier\\..*'
-      else '_text_field_embedder\\..*';
+      if stage1_label_classifier then encoder + '|_label_classifier\\..*'
+      else encoder;
     $.seeds + task + $.data_loaders(batch_size) + {
       dataset_reader+: { domains: [domain] },
       model: {

@@ -52,15 +52,18 @@ class AdversarialClassifier(TransformerClassifier):
 
     # Parameters
 
-    vocab, text_field_embedder, dropout, label_namespace, domain_namespace, initializer
-        As for `TransformerClassifier`.
+    vocab, text_field_embedder, dropout, ..., seq2vec_encoder, feedforward, ...
+        As for `TransformerClassifier` (`mft_transformer_classifier`), whose keys it takes.
     reversal_weight : `float`, optional (default = `0.1`)
         How strongly the reversed domain gradient pushes the encoder.
     reversal_schedule : `str`, optional (default = `"fixed"`)
         `fixed`, or `dann`: the weight ramps up as reversal_weight · (2 / (1 + e^(−10 p)) − 1)
         with p the share of training done (needs the `mft_training_progress` callback).
     features : `str`, optional (default = `"cls"`)
-        The pooled representation: the [CLS] vector f(x), or the masked `mean` without [CLS].
+        The domain classifier's input: `cls`, what the label classifier reads without its
+        dropout (f(x), the [CLS] vector or the `seq2vec_encoder`'s output, through the
+        `feedforward` if there is one); or `mean`, the masked mean of the transformer's last
+        layer without [CLS] (the encoder's own states, whatever sits on top).
     """
 
     # The reader contract (mft_plugin/data/contract.py): every training instance has a domain.
@@ -93,7 +96,10 @@ class AdversarialClassifier(TransformerClassifier):
         self.reversal_schedule = reversal_schedule
         self.features = features
         self.training_progress = 0.0  # set by the `mft_training_progress` callback
-        self._domain_classifier = torch.nn.Linear(self.hidden_size, len(self.domain_names))
+        self._domain_classifier = torch.nn.Linear(
+            self.classifier_input_dim if features == "cls" else self.hidden_size,
+            len(self.domain_names),
+        )
         self._domain_accuracy_metric = CategoricalAccuracy()
         self._adversarial_loss = Average()
 
@@ -110,7 +116,8 @@ class AdversarialClassifier(TransformerClassifier):
         metadata: Optional[List[Dict]] = None,
     ) -> Dict[str, torch.Tensor]:
         encoded = self.encode(tokens)
-        logits = self.classify(encoded.last_layer)
+        vector = self.sentence_vector(encoded)
+        logits = self._label_classifier(self.classifier_input(vector))
         output = self.predictions(logits)
         if label is None:
             return output
@@ -128,7 +135,7 @@ class AdversarialClassifier(TransformerClassifier):
                 "BERT (Adv)'s domain classifier needs the domain of every instance",
             )
             pooled = (
-                encoded.last_layer[:, 0]
+                self.project(vector)
                 if self.features == "cls"
                 else mean_pool_without_cls(encoded.last_layer, encoded.mask)
             )

@@ -20,9 +20,13 @@ class StageOneInitializer(PretrainedModelInitializer):
     knows where each stage-1 method keeps the label classifier of a domain: MFT, BERT (Mix) and
     BERT (Adv) have one `_label_classifier`; BERT (MTL) has `_domain_classifiers.<domain>`.
     With `domain` given and no single classifier in the weights, the domain's head is loaded as
-    the stage-2 model's `_label_classifier`. Apply it to the encoder and the label classifier
-    only (the regex `_text_field_embedder\\..*|_label_classifier\\..*`), so the MFT heads (E_D,
-    δ_l), the adversary and the other domains' heads stay behind.
+    the stage-2 model's `_label_classifier`. Apply it to the encoder (with the optional
+    `_seq2seq_encoder`, `_seq2vec_encoder` and `_feedforward` on top of it) and the label
+    classifier only (the regex `_text_field_embedder\\..*|_seq2seq_encoder\\..*|`
+    `_seq2vec_encoder\\..*|_feedforward\\..*|_label_classifier\\..*` of
+    training_configs/common.libsonnet), so the MFT heads (E_D, δ_l), the adversary and the
+    other domains' heads stay behind. A module the stage-2 model has and the archive lacks is a
+    `ConfigurationError` naming the parameter.
 
     The label classifier's rows are matched to labels by name: row k of the stage-2 classifier
     is the stage-1 row of the stage-2 model's label k, whatever order each vocabulary put the
@@ -148,7 +152,8 @@ class StageOneInitializer(PretrainedModelInitializer):
                 f" It is a BERT (MTL) archive with a classifier per domain ({', '.join(heads)}):"
                 " set the initializer's `domain` (MFT_DOMAIN) to one of them, or, for a domain"
                 " it has no head for, apply the initializer to the encoder only (the regex"
-                " `_text_field_embedder\\..*`), so that the label classifier starts afresh, as"
+                " `_text_field_embedder\\..*`, with `|_seq2vec_encoder\\..*|_feedforward\\..*` where"
+                " the model has them), so that the label classifier starts afresh, as"
                 " single_domain(..., stage1_label_classifier=false) in"
                 " training_configs/common.libsonnet does."
             )

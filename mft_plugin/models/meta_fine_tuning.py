@@ -49,9 +49,10 @@ def default_skip_layers(num_layers: int) -> List[int]:
 @Model.register("meta_fine_tuning")
 class MetaFineTuning(TransformerClassifier):
     """
-    Stage 1 of MFT. On top of `TransformerClassifier` (f(x) = last-layer [CLS] → dropout →
-    label classifier) it has a K×d domain-embedding table E_D and, for every layer l in Ls, a
-    linear domain classifier δ_l: d → K fed with pool(h_l(x)) + E_D(k) (§3.3).
+    Stage 1 of MFT. On top of `TransformerClassifier` (f(x) = last-layer [CLS] or the
+    `seq2vec_encoder`'s output → dropout → `feedforward`, if any → label classifier) it has a
+    K×d domain-embedding table E_D and, for every layer l in Ls, a linear domain classifier
+    δ_l: d → K fed with pool(h_l(x)) + E_D(k) (§3.3).
 
     Training loss (only in training mode): L = L_TLC + λ·L_SDC, where
     - L_TLC (eq. 3) weights each instance's cross-entropy by its typicality t_i, which the
@@ -69,8 +70,12 @@ class MetaFineTuning(TransformerClassifier):
 
     # Parameters
 
-    vocab, text_field_embedder, dropout, label_namespace, domain_namespace, initializer
-        As for `TransformerClassifier`.
+    vocab, text_field_embedder, dropout, ..., seq2vec_encoder, feedforward, ...
+        As for `TransformerClassifier` (`mft_transformer_classifier`), whose keys it takes,
+        but `keep_pooler`, which follows `typicality.embedding`. L_TLC weights the loss of
+        the label classifier on top of them; L_SDC (the δ_l on the hidden states of Ls) and
+        the prototype embedding E(x) read the transformer's own hidden states (§3.2-3.3), not
+        the seq2seq/seq2vec/feedforward modules.
     skip_layers : `List[int]`, optional (default = thirds of the depth)
         Ls, 1-based layer indexes (layer l is HuggingFace's `hidden_states[l]`). The paper uses
         {4, 8, 12} for BERT-base; the default scales this to the encoder's depth.
@@ -90,6 +95,8 @@ class MetaFineTuning(TransformerClassifier):
 
     # The reader contract (mft_plugin/data/contract.py): every training instance has a domain.
     requires_domain = True
+
+    _fixed_init_parameters = ("keep_pooler",)
 
     def __init__(
         self,
@@ -251,7 +258,7 @@ class MetaFineTuning(TransformerClassifier):
                 f"`domain` on every training instance. See {CONTRACT_PAGE}, or {WRAPPER_ADVICE}."
             )
         encoded = self.encode(tokens, all_layers=corrupting)
-        logits = self.classify(encoded.last_layer)
+        logits = self.classify(encoded)
         output = self.predictions(logits)
         if label is None:
             return output

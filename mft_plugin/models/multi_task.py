@@ -9,7 +9,7 @@ from allennlp.models.model import Model
 from allennlp.modules import TextFieldEmbedder
 
 from mft_plugin.data.contract import CONTRACT_PAGE
-from mft_plugin.models.classifier import TransformerClassifier
+from mft_plugin.models.classifier import EncoderOutput, TransformerClassifier
 
 
 def head_name(domain: str) -> str:
@@ -21,14 +21,20 @@ def head_name(domain: str) -> str:
 class MultiTaskClassifier(TransformerClassifier):
     """
     Multi-task fine-tuning: the encoder is shared and every domain has its own label classifier
-    on f(x) (the last-layer [CLS] vector). Train it with single-domain batches
-    (`mft_single_domain_bucket`), then fine-tune per domain (stage 2 loads head k as the label
-    classifier of domain k).
+    on f(x) (the last-layer [CLS] vector, or the `seq2vec_encoder`'s output), after the dropout
+    and the `feedforward` if there is one (the shared part, which stage 2 loads too). Train it
+    with single-domain batches (`mft_single_domain_bucket`), then fine-tune per domain (stage 2
+    loads head k as the label classifier of domain k).
 
     Every head is computed for every instance and the instance's own domain picks the logits,
     so each step touches every parameter (distributed training needs that).
 
-    Registered as a `Model` with name "mft_multi_task". Parameters as `TransformerClassifier`.
+    Registered as a `Model` with name "mft_multi_task".
+
+    # Parameters
+
+    As for `TransformerClassifier` (`mft_transformer_classifier`), whose keys it takes;
+    `_domain_classifiers.<domain>` replace its `_label_classifier`.
     """
 
     # The reader contract (mft_plugin/data/contract.py): every training instance has a domain.
@@ -45,14 +51,14 @@ class MultiTaskClassifier(TransformerClassifier):
         del self._label_classifier
         self._domain_classifiers = torch.nn.ModuleDict(
             {
-                head_name(name): torch.nn.Linear(self.hidden_size, self.num_labels)
+                head_name(name): torch.nn.Linear(self.classifier_input_dim, self.num_labels)
                 for name in self.domain_names
             }
         )
 
-    def classify_in_domain(self, last_layer: torch.Tensor, domain: torch.Tensor) -> torch.Tensor:
+    def classify_in_domain(self, encoded: EncoderOutput, domain: torch.Tensor) -> torch.Tensor:
         """Logits of head k_i for every instance i."""
-        features = self._dropout(last_layer[:, 0])
+        features = self.classifier_input(self.sentence_vector(encoded))
         every_head = torch.stack(
             [self._domain_classifiers[head_name(name)](features) for name in self.domain_names],
             dim=1,
@@ -72,7 +78,7 @@ class MultiTaskClassifier(TransformerClassifier):
                 f"(a mft_plugin.data.DomainField `domain`; see {CONTRACT_PAGE})."
             )
         self.require_known_domains(domain, metadata, "BERT (MTL) chooses its classifier by domain")
-        logits = self.classify_in_domain(self.encode(tokens).last_layer, domain)
+        logits = self.classify_in_domain(self.encode(tokens), domain)
         output = self.predictions(logits)
         if label is not None:
             output["loss"] = F.cross_entropy(logits, label.long())

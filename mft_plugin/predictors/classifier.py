@@ -1,5 +1,6 @@
 """
-Predictors for the three tasks: JSON lines in, the predicted label and class probabilities out.
+Predictors for the three tasks and for any reader with a `text_to_instance`: JSON lines in,
+the predicted label and class probabilities out.
 
     {"premise": "...", "hypothesis": "...", "domain": "fiction"}      (NLI)
     {"text": "...", "domain": "books"}                                  (reviews)
@@ -10,13 +11,19 @@ has not seen is indexed as "no domain" (`DomainField`), with a warning that name
 (MTL), which picks its classifier by domain, refuses both. `allennlp predict ARCHIVE
 input.jsonl` picks `mft_classifier` by itself, which takes its keys from the archive's dataset
 reader; a malformed line is reported with the file's own line number (see `input_lines`).
+With a reader of another package the keys are the parameters of its `text_to_instance`.
+
+The output starts with `label`, `class_probabilities` ({label: p}) and `labels`, the label
+names in the order of the index-ordered `probs` and `logits` (kept for AllenNLP's tools):
+`probs[i]` is the probability of `labels[i]`, not of the label named `i`.
 """
+import inspect
 import json
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 import numpy
 from allennlp.common.util import JsonDict
-from allennlp.data import Instance
+from allennlp.data import DatasetReader, Instance
 from allennlp.data.fields import LabelField
 from allennlp.predictors.predictor import Predictor
 
@@ -30,9 +37,18 @@ class MalformedInputError(ValueError):
 @Predictor.register("mft_classifier")
 class MultiDomainClassifierPredictor(Predictor):
     """
-    Predictor of every model of this package. The input keys are the reader's
-    `predictor_fields`, and optionally `"domain"` (a string); the output adds `label` and
-    `class_probabilities` to the model's `logits` and `probs`.
+    Predictor of every model of this package, for any dataset reader with a `text_to_instance`.
+
+    The input keys: with this package's readers, the reader's `predictor_fields` (strings),
+    and optionally `"domain"` (a string). With any other reader, as AllenNLP's predictors do,
+    the parameters of its `text_to_instance` (of `reader.base_reader`'s, for a wrapper reader
+    that has one): every parameter without a default other than `label` and `domain` is
+    required, the others are passed when the line has them, and `"domain"` is passed when the
+    reader's own `text_to_instance` takes a `domain` (the plugin's wrapper does).
+
+    The output starts with `label` (the argmax), `class_probabilities` ({label: p}) and
+    `labels` (the label names in the order of `probs` and `logits`), then the model's `probs`
+    and `logits`, index-ordered as AllenNLP's `basic_classifier` gives them.
 
     A malformed line is reported by where it is: `allennlp predict` reads its input file
     through `load_input_line`, which names the file and its physical line
@@ -50,17 +66,24 @@ class MultiDomainClassifierPredictor(Predictor):
 
     def __init__(self, model, dataset_reader, frozen: bool = True) -> None:
         super().__init__(model, dataset_reader, frozen)
-        if not isinstance(dataset_reader, MultiDomainReader):
+        # For another package's reader: the keys its text_to_instance takes (see the class doc).
+        self._signature: Optional[ReaderSignature] = None
+        if isinstance(dataset_reader, MultiDomainReader):
+            self._fields = self.fields or dataset_reader.predictor_fields
+            if tuple(dataset_reader.predictor_fields) != tuple(self._fields):
+                raise ValueError(
+                    f"{type(self).__name__} reads {self._fields}, but the archive's reader "
+                    f"({type(dataset_reader).__name__}) takes {dataset_reader.predictor_fields}."
+                )
+        elif self.fields:
             raise ValueError(
-                f"{type(self).__name__} needs one of this package's readers, not "
-                f"{type(dataset_reader).__name__}."
+                f"{type(self).__name__} reads {self.fields} through one of this package's "
+                f"readers, not {type(dataset_reader).__name__}: use the default predictor, "
+                '"mft_classifier", which reads the keys of any reader\'s text_to_instance.'
             )
-        self._fields = self.fields or dataset_reader.predictor_fields
-        if tuple(dataset_reader.predictor_fields) != tuple(self._fields):
-            raise ValueError(
-                f"{type(self).__name__} reads {self._fields}, but the archive's reader "
-                f"({type(dataset_reader).__name__}) takes {dataset_reader.predictor_fields}."
-            )
+        else:
+            self._signature = ReaderSignature.of(dataset_reader)
+            self._fields = self._signature.required
         self._lines_read = 0
 
     def load_line(self, line: str) -> JsonDict:
@@ -80,6 +103,9 @@ class MultiDomainClassifierPredictor(Predictor):
         return json_dict
 
     def _check_keys(self, json_dict: JsonDict, where: str) -> None:
+        if self._signature is not None:
+            self._signature.check(json_dict, where)
+            return
         missing = [key for key in self._fields if not isinstance(json_dict.get(key), str)]
         if missing:
             raise MalformedInputError(
@@ -94,6 +120,10 @@ class MultiDomainClassifierPredictor(Predictor):
 
     def _json_to_instance(self, json_dict: JsonDict) -> Instance:
         self._check_keys(json_dict, "input")
+        if self._signature is not None:
+            return self._dataset_reader.text_to_instance(  # type: ignore
+                **self._signature.arguments(json_dict)
+            )
         return self._dataset_reader.text_to_instance(  # type: ignore
             *(json_dict[key] for key in self._fields), domain=json_dict.get("domain")
         )
@@ -128,8 +158,67 @@ class MultiDomainClassifierPredictor(Predictor):
         return [new_instance]
 
 
+class ReaderSignature:
+    """
+    The JSON keys a reader of another package takes: the parameters of the `text_to_instance`
+    of the reader (of its `base_reader`, where it wraps one). `label` and `domain` are never
+    required; `domain` is passed only where the reader's own `text_to_instance` takes it.
+    """
+
+    NEVER_REQUIRED = ("label", "domain")
+
+    def __init__(
+        self,
+        reader_name: str,
+        required: Tuple[str, ...],
+        optional: Tuple[str, ...],
+        takes_domain: bool,
+    ) -> None:
+        self.reader_name = reader_name
+        self.required = required
+        self.optional = optional
+        self.takes_domain = takes_domain
+
+    @classmethod
+    def of(cls, dataset_reader: DatasetReader) -> "ReaderSignature":
+        base = getattr(dataset_reader, "base_reader", dataset_reader)
+        if type(base).text_to_instance is DatasetReader.text_to_instance:
+            raise ValueError(
+                f"The archive's dataset reader {type(base).__name__} has no text_to_instance of "
+                "its own, so JSON inputs cannot be turned into instances: give the reader a "
+                "text_to_instance(...) whose parameters are the input keys."
+            )
+        parameters = [
+            parameter
+            for parameter in inspect.signature(base.text_to_instance).parameters.values()
+            if parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+            and parameter.name != "domain"
+        ]
+        required = tuple(
+            p.name for p in parameters if p.default is p.empty and p.name not in cls.NEVER_REQUIRED
+        )
+        optional = tuple(p.name for p in parameters if p.name not in required)
+        own = inspect.signature(dataset_reader.text_to_instance).parameters
+        takes_domain = "domain" in own
+        return cls(type(base).__name__, required, optional, takes_domain)
+
+    def check(self, json_dict: JsonDict, where: str) -> None:
+        missing = [key for key in self.required if key not in json_dict]
+        if missing:
+            optional = list(self.optional) + (["domain"] if self.takes_domain else [])
+            raise MalformedInputError(
+                f"{where}: missing key(s) {missing}; {self.reader_name}.text_to_instance takes "
+                f"{list(self.required)}" + (f" and optionally {optional}" if optional else "")
+            )
+
+    def arguments(self, json_dict: JsonDict) -> Dict[str, object]:
+        names = self.required + self.optional + (("domain",) if self.takes_domain else ())
+        return {name: json_dict[name] for name in names if name in json_dict}
+
+
 def _length(instance: Instance) -> int:
-    return len(instance["tokens"])  # type: ignore[arg-type]
+    tokens = instance.fields.get("tokens")
+    return len(tokens) if tokens is not None else 0  # type: ignore[arg-type]
 
 
 def _forward_batches(order: List[int], instances: List[Instance], size: int) -> Iterator[List[int]]:

@@ -239,10 +239,11 @@ def test_transfer_shots_configs_sample_the_held_out_domain_from_the_stage1_archi
         pattern, initializer = config["model"]["initializer"]["regexes"][0]
         assert initializer["weights_file_path"] == str(archive)
         assert config["vocabulary"] == {"type": "mft_stage1", "archive": str(archive)}
+        encoder = "_text_field_embedder\\..*|_seq2seq_encoder\\..*|_seq2vec_encoder\\..*|_feedforward\\..*"
         if method == "bert_mtl":  # its encoder only: no head of plant to load
-            assert pattern == "_text_field_embedder\\..*"
+            assert pattern == encoder
         else:
-            assert pattern == "_text_field_embedder\\..*|_label_classifier\\..*"
+            assert pattern == encoder + "|_label_classifier\\..*"
 
 
 def test_transfer_shots_samples_are_seeded_by_the_run_and_nested(tmp_path, fixture_env):

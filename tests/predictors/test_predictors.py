@@ -72,6 +72,11 @@ def test_default_predictor_reads_the_task_keys(archives, task):
     output = predictor.predict_json(example)
     assert output["label"] in labels
     assert set(output["class_probabilities"]) == labels
+    # label-keyed first; `labels` names the index-ordered probs
+    assert list(output)[:3] == ["label", "class_probabilities", "labels"]
+    assert [output["class_probabilities"][name] for name in output["labels"]] == pytest.approx(
+        output["probs"]
+    )
     assert sum(output["class_probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
     # without a domain, and with one the model never saw, the prediction is the same
     text_only = {k: v for k, v in example.items() if k != "domain"}
