@@ -84,8 +84,9 @@ def test_stage2_starts_from_the_stage1_encoder_pooler_and_classifier(stage1, tmp
             "configs/stage2.jsonnet",
             "-s",
             out,
+            # a learning rate of 0: the weights stage 2 starts from are the ones it archives
             "-o",
-            '{"trainer": {"num_epochs": 0}}',
+            '{"trainer.num_epochs": 1, "trainer.optimizer.lr": 0}',
             "--include-package",
             "mft_plugin",
             "--include-package",
