@@ -10,6 +10,7 @@ typed by hand:
 `tests/experiments/test_results_pages.py` rebuilds them into a temporary folder and compares.
 """
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -56,16 +57,16 @@ def experiment_folders(results_dir: Path) -> List[Path]:
 
 def rebuild_pages(folder: Path, output_dir: Path, plots: bool = True) -> Dict[str, Any]:
     """
-    Writes `output_dir/results.md` (and results.png, with `plots`) from `folder/results.json`,
-    with the summary computed again from its runs; that summary must be the one the file keeps,
-    or a ValueError names the file (the runs and the summary would tell different stories).
+    Writes `output_dir/results.md` (and results.png, with `plots`) from `folder/results.json`:
+    from the summary it keeps, once that is checked to be the one its runs give (to rounding), or
+    a ValueError names the file (the runs and the summary would tell different stories).
     Returns the content of the results.json.
     """
     path = Path(folder) / "results.json"
     content = json.loads(path.read_text())
     experiment = experiment_from_results(content)
-    summary = summarise(experiment, content["runs"])
-    if json.dumps(summary, sort_keys=True) != json.dumps(content["summary"], sort_keys=True):
+    summary = content["summary"]
+    if not _same(summarise(experiment, content["runs"]), summary):
         raise ValueError(
             f"{path}: its 'summary' is not the one its 'runs' give; write it again from the "
             "run folders with `allennlp mft-experiment <experiment file> -s <runs> --collect`"
@@ -77,6 +78,16 @@ def rebuild_pages(folder: Path, output_dir: Path, plots: bool = True) -> Dict[st
     if plots and summary:
         plot(experiment, summary, output_dir / "results.png")
     return content
+
+
+def _same(computed: Any, kept: Any) -> bool:
+    """Whether two summaries agree, their floats to rounding (Python's `statistics` differs in
+    the last bits between versions)."""
+    if isinstance(computed, dict) and isinstance(kept, dict):
+        return computed.keys() == kept.keys() and all(_same(computed[k], kept[k]) for k in kept)
+    if isinstance(computed, float) and isinstance(kept, (int, float)):
+        return math.isclose(computed, kept, rel_tol=1e-9, abs_tol=1e-9)
+    return computed == kept
 
 
 def results_index(results: Dict[str, Dict[str, Any]], link_prefix: str) -> str:
