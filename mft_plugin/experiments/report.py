@@ -475,7 +475,7 @@ def _line_plots(
             list(handles),
             loc="upper center",
             bbox_to_anchor=(0.5, 0.0),
-            ncol=min(len(handles), 4),
+            ncol=min(len(handles), 6),
             fontsize="small",
             frameon=False,
         )
