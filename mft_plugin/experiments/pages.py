@@ -90,17 +90,21 @@ def _same(computed: Any, kept: Any) -> bool:
     return computed == kept
 
 
-def results_index(results: Dict[str, Dict[str, Any]], link_prefix: str) -> str:
+def results_index(
+    results: Dict[str, Dict[str, Any]], link_prefix: str, others: Optional[List[str]] = None
+) -> str:
     """
     The results index: one summary table of the plain results (no sweep, no transfer) of every
     experiment, the Average column of `INDEX_METHODS`, the scoring rule(s) stated once, and a
     line per experiment linking its page. `results` maps a folder name to its results.json
-    content, `link_prefix` is the path from the index to the folders.
+    content, `link_prefix` is the path from the index to the folders; `others` names the
+    folders beside them that are not experiments (benchmarks, Table 5), linked at the end.
     """
     experiments = {name: experiment_from_results(content) for name, content in results.items()}
     rules = sorted({experiment.checkpoint for experiment in experiments.values()})
     splits = [s for s in SPLITS if any(s in c["summary"] for c in results.values())]
     displays = [METHODS[method]["display"] for method in INDEX_METHODS]
+    metrics = " or ".join(sorted({experiment.metric for experiment in experiments.values()}))
 
     def link(name: str) -> str:
         return f"[{name}]({link_prefix}/{name}/results.md)"
@@ -122,7 +126,7 @@ def results_index(results: Dict[str, Dict[str, Any]], link_prefix: str) -> str:
     lines += [
         "## Summary",
         "",
-        f"{' and '.join(splits)} accuracy (%) averaged over the domains of each seed, then the "
+        f"{' and '.join(splits).capitalize()} {metrics} (%) averaged over the domains of each seed, then the "
         "mean ± standard deviation of those averages over the seeds (one seed: its score "
         "alone); – where the experiment has no such method. The stage-1 and stage-2 epochs are "
         "the experiment's; BERT (S) and BERT (Mix) have no stage 1 and train for the stage-2 "
@@ -174,6 +178,13 @@ def results_index(results: Dict[str, Dict[str, Any]], link_prefix: str) -> str:
         lines.append(
             f"| {link(name)} | {experiment.name} | {task} | {seeds} | {methods} | {varies} |"
         )
+    if others:
+        listed = ", ".join(f"[{name}]({link_prefix}/{name}/)" for name in others)
+        lines += [
+            "",
+            f"Not experiments, with pages of their own (benchmarks, and Table 5's typicality by "
+            f"`allennlp mft-typicality`): {listed}.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -201,7 +212,12 @@ def rebuild_all(
     # the index links the pages it was written with
     pages_dir = results_dir if output_dir is None else Path(output_dir)
     prefix = Path(os.path.relpath(pages_dir, index_path.parent)).as_posix()
-    index_path.write_text(results_index(results, prefix))
+    others = sorted(
+        path.name
+        for path in results_dir.iterdir()
+        if path.is_dir() and path.name not in results and not path.name.startswith(".")
+    )
+    index_path.write_text(results_index(results, prefix, others))
     written.append(index_path)
     return written
 

@@ -85,6 +85,9 @@ def test_the_index_states_the_scoring_rule_once_and_links_every_page():
     # sweeps and transfer experiments are listed, with what they vary in words
     assert "| λ (domain corruption weight): 0, 0.05, 0.1, 0.2, 0.3, 0.5 |" in text
     assert "| held-out domain: animal, plant, vehicle |" in text
+    # the folders that are not experiments are linked, not summarised
+    for name in sorted(NOT_EXPERIMENTS):
+        assert f"[{name}](../benchmarks/results/{name}/)" in text
 
 
 def test_a_summary_that_disagrees_with_the_runs_is_refused_naming_the_file(tmp_path):
