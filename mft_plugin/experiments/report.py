@@ -7,6 +7,12 @@ Besides a method's plain result a table may have rows of a setting (see `table_r
 stage-1 model scored on its own ("MFT (Full), stage 1", `stage1_scores`), and in a transfer
 experiment, whose columns are the held-out domains, each method scored on the held-out domain
 zero-shot and after training on some or all of its instances ("BERT (Mix), 32 shots").
+
+The plots are drawn to be read at a glance without misleading: bars on a y axis from 0 with
+their values written on them; line plots zoomed to their data, their y axes marked as cut and
+saying so; a numeric sweep spaced by value; legends outside the axes; parameters by name
+("λ (domain corruption weight)"), not by key. `mft_plugin.experiments.pages` rebuilds the
+committed pages and the results index from the results.json this module writes.
 """
 import json
 import math
@@ -275,19 +281,19 @@ def sweep_positions(values: List[Any]) -> Optional[List[float]]:
 
 
 def plot(experiment: Experiment, summary: Dict[str, Any], path: Path) -> None:
-    """Draws `figure(experiment, summary)` to `path` (PNG), the legend and notes included."""
+    """Draws `results_figure(experiment, summary)` to `path` (PNG), the legend and notes included."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    drawn = figure(plt, experiment, summary)
+    drawn = results_figure(plt, experiment, summary)
     # "tight": the legends outside the axes are part of the picture
     drawn.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(drawn)
 
 
-def figure(plt, experiment: Experiment, summary: Dict[str, Any]):
+def results_figure(plt, experiment: Experiment, summary: Dict[str, Any]):
     """
     Grouped bars per column, on a y axis from 0 with each bar's value written on it; with a
     sweep, one line a row over the swept values per column (a numeric parameter spaced by

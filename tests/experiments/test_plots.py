@@ -28,7 +28,7 @@ def plt():
 
 def _draw(plt, name):
     content = json.loads((RESULTS / name / "results.json").read_text())
-    figure = report.figure(plt, experiment_from_results(content), content["summary"])
+    figure = report.results_figure(plt, experiment_from_results(content), content["summary"])
     figure.canvas.draw()
     return figure, content
 
