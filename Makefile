@@ -1,6 +1,6 @@
 # The two commands of the README: `make install`, then `make test`.
 # STACK=classic selects AllenNLP's own pins on Python 3.10 (see scripts/install.sh).
-.PHONY: install test lock
+.PHONY: install test lock results
 
 STACK ?= default
 export STACK
@@ -13,3 +13,8 @@ test:
 
 lock:
 	./scripts/lock.sh
+
+# Every experiment's results.md and results.png under benchmarks/results, from its results.json,
+# and the results index docs/results.md (see mft_plugin/experiments/pages.py).
+results:
+	PYTHONPATH=$(CURDIR) $(if $(filter classic,$(STACK)),.venv-classic,.venv)/bin/python -m mft_plugin.experiments.pages benchmarks/results docs/results.md

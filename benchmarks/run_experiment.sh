@@ -39,6 +39,9 @@ planned=$(tail -c +$((log_start + 1)) "$output/experiment.log" \
 benchmarks/run_scores.sh save "$name"
 cp "$output"/results.md "$output"/results.json "$published"/ 2>/dev/null || true
 cp "$output"/results.png "$published"/ 2>/dev/null || true
+# the results index lists every published experiment (tests/experiments/test_results_pages.py)
+.venv/bin/python -m mft_plugin.experiments.pages benchmarks/results docs/results.md --no-plots >/dev/null \
+    || echo "run_experiment: docs/results.md not rebuilt; run 'make results'" >&2
 {
     echo "- $(date -u '+%Y-%m-%d %H:%M UTC'): \`$shown\`"
     echo "  exit status $status, wall time ${seconds}s ($(awk "BEGIN {printf \"%.1f\", $seconds/3600}") h)${planned:+; $planned}"

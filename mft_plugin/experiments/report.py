@@ -7,6 +7,12 @@ Besides a method's plain result a table may have rows of a setting (see `table_r
 stage-1 model scored on its own ("MFT (Full), stage 1", `stage1_scores`), and in a transfer
 experiment, whose columns are the held-out domains, each method scored on the held-out domain
 zero-shot and after training on some or all of its instances ("BERT (Mix), 32 shots").
+
+The plots are drawn to be read at a glance without misleading: bars on a y axis from 0 with
+their values written on them; line plots zoomed to their data, their y axes marked as cut and
+saying so; a numeric sweep spaced by value; legends outside the axes; parameters by name
+("λ (domain corruption weight)"), not by key. `mft_plugin.experiments.pages` rebuilds the
+committed pages and the results index from the results.json this module writes.
 """
 import json
 import math
@@ -225,14 +231,14 @@ def markdown(
                     if cell is None:
                         row.append("–")
                         continue
-                    text = _cell_text(cell, len(experiment.seeds))
+                    text = cell_text(cell, len(experiment.seeds))
                     is_best = cell["mean"] == best[(group(key), column)]
                     row.append(f"**{text}**" if is_best else text)
                 lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 
 
-def _cell_text(cell: Dict[str, float], planned_seeds: int) -> str:
+def cell_text(cell: Dict[str, float], planned_seeds: int) -> str:
     """`mean ± std`; one seed has no spread to show, so its score stands alone."""
     if cell["n"] == 1:
         text = f"{cell['mean']:.1f}"
@@ -243,17 +249,58 @@ def _cell_text(cell: Dict[str, float], planned_seeds: int) -> str:
     return text
 
 
+# How a swept parameter is named on an axis, and (short) in a legend entry.
+PARAMETER_LABELS = {
+    "lambda": ("λ (domain corruption weight)", "λ"),
+    "alpha": ("α (typicality, eq. 2)", "α"),
+    "mft_epochs": ("MFT epochs (stage 1)", "stage-1 epochs"),
+    "skip_layers": ("skip layers Ls", "Ls"),
+    "sample_fraction": ("fraction of the training data", "fraction"),
+    "mft_model": ("MFT model option", "option"),
+    "prototypes_per_class": ("J (prototypes per class)", "J"),
+}
+Y_NOTE = "y axis does not start at 0"
+BREAK_MARK = "y-break"  # the gid of the marks drawn where a y axis is cut
+
+
+def parameter_label(parameter: str, short: bool = False) -> str:
+    """A swept parameter's name for a reader: `lambda` → "λ (domain corruption weight)"."""
+    long, brief = PARAMETER_LABELS.get(parameter, (parameter.replace("_", " "),) * 2)
+    return brief if short else long
+
+
+def sweep_positions(values: List[Any]) -> Optional[List[float]]:
+    """
+    The x positions of a sweep's values: the values themselves where every one is a number
+    (λ 0, 0.05, 0.1, 0.2, 0.3, 0.5 spaced as the numbers are), None for values without an
+    order or a scale (layer lists, named options), which sit side by side.
+    """
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return [float(v) for v in values]
+    return None
+
+
 def plot(experiment: Experiment, summary: Dict[str, Any], path: Path) -> None:
-    """
-    Grouped bars per column; with a sweep, one line a row over the swept values per column; in
-    a transfer experiment, one line a method over the settings (zero-shot, then more and more
-    instances of the held-out domain) per column.
-    """
+    """Draws `results_figure(experiment, summary)` to `path` (PNG), the legend and notes included."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    drawn = results_figure(plt, experiment, summary)
+    # "tight": the legends outside the axes are part of the picture
+    drawn.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(drawn)
+
+
+def results_figure(plt, experiment: Experiment, summary: Dict[str, Any]):
+    """
+    Grouped bars per column, on a y axis from 0 with each bar's value written on it; with a
+    sweep, one line a row over the swept values per column (a numeric parameter spaced by
+    value); in a transfer experiment, one line a method over the settings (zero-shot, then more
+    and more instances of the held-out domain) per column. Legends sit outside the axes; a y
+    axis that does not start at 0 says so. Returns the matplotlib figure.
+    """
     split = "test" if "test" in summary else "dev"
     per_value = summary.get(split, {})
     columns = experiment.columns + ["Average"]
@@ -268,29 +315,26 @@ def plot(experiment: Experiment, summary: Dict[str, Any], path: Path) -> None:
                     label = METHODS[method]["display"]
                     if experiment.sweep is not None:
                         parameter = experiment.sweep["parameter"]
-                        label += f", {sweep_label(parameter, json.loads(value_key))}"
+                        value = sweep_label(parameter, json.loads(value_key))
+                        label += f", {parameter_label(parameter, short=True)} = {value}"
                     yield label, [
                         (per_row.get(row_key(method, setting)) or {}).get(column)
                         for setting in settings
                     ]
 
         ticks = [setting_label(s).replace(" shots", "") for s in settings]
-        figure = _line_plots(plt, columns, ticks, "instances of the domain", ylabel, transfer_lines)
+        drawn = _line_plots(
+            plt,
+            columns,
+            ticks,
+            "training instances (not to scale)",
+            ylabel,
+            transfer_lines,
+            title=experiment.name,
+        )
     elif experiment.sweep is None:
         per_row = next(iter(per_value.values()), {})
-        figure, axes = plt.subplots(figsize=(3.2 + 1.4 * len(columns), 4))
-        width = 0.8 / max(1, len(per_row))
-        for index, (key, cells) in enumerate(per_row.items()):
-            positions = [c + (index - (len(per_row) - 1) / 2) * width for c in range(len(columns))]
-            means = [cells[c]["mean"] if cells[c] else 0.0 for c in columns]
-            errors = [cells[c]["std"] if cells[c] else 0.0 for c in columns]
-            axes.bar(positions, means, width, yerr=errors, capsize=2, label=labels[key])
-        axes.set_xticks(range(len(columns)))
-        axes.set_xticklabels(columns)
-        axes.set_ylabel(ylabel)
-        _zoom(axes, [cells[c]["mean"] for cells in per_row.values() for c in columns if cells[c]])
-        # beside the axes: inside, it hides the bars of the first column
-        axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        drawn = _bars(plt, columns, per_row, labels, ylabel, title=experiment.name)
     else:
 
         def sweep_lines(column: str) -> Iterator[Tuple[str, List[Optional[Dict]]]]:
@@ -298,15 +342,58 @@ def plot(experiment: Experiment, summary: Dict[str, Any], path: Path) -> None:
                 yield label, [(per_value[v].get(key) or {}).get(column) for v in per_value]
 
         parameter = experiment.sweep["parameter"]
-        ticks = [sweep_label(parameter, json.loads(key)) for key in per_value]
+        values = [json.loads(key) for key in per_value]
+        ticks = [sweep_label(parameter, value) for value in values]
         # named variants of MFT's model have no order: points, not lines between them
-        figure = _line_plots(
-            plt, columns, ticks, parameter, ylabel, sweep_lines, connect=parameter != "mft_model"
+        drawn = _line_plots(
+            plt,
+            columns,
+            ticks,
+            parameter_label(parameter),
+            ylabel,
+            sweep_lines,
+            connect=parameter != "mft_model",
+            positions=sweep_positions(values),
+            title=experiment.name,
         )
-    figure.suptitle(experiment.name)
+    return drawn
+
+
+def _bars(
+    plt,
+    columns: List[str],
+    per_row: Dict[str, Any],
+    labels: Dict[str, str],
+    ylabel: str,
+    title: Optional[str] = None,
+):
+    """
+    A group of bars a column, a bar a row with its standard deviation over seeds, on a y axis
+    from 0 (a bar's length is its value); every bar has its mean written above it, as eight
+    bars of a column within a point of each other cannot be told apart by eye. The legend is
+    to the right of the axes.
+    """
+    figure, axes = plt.subplots(figsize=(3.2 + 1.6 * len(columns), 4.2))
+    width = 0.8 / max(1, len(per_row))
+    top = 0.0
+    for index, (key, cells) in enumerate(per_row.items()):
+        positions = [c + (index - (len(per_row) - 1) / 2) * width for c in range(len(columns))]
+        means = [cells[c]["mean"] if cells[c] else 0.0 for c in columns]
+        errors = [cells[c]["std"] if cells[c] else 0.0 for c in columns]
+        bars = axes.bar(positions, means, width, yerr=errors, capsize=2, label=labels[key])
+        texts = [f"{cells[c]['mean']:.1f}" if cells[c] else "–" for c in columns]
+        axes.bar_label(bars, labels=texts, rotation=90, fontsize=7, padding=2)
+        top = max([top] + [mean + error for mean, error in zip(means, errors)])
+    axes.set_xticks(range(len(columns)))
+    axes.set_xticklabels(columns)
+    axes.set_ylabel(ylabel)
+    # room above the tallest bar for its value
+    axes.set_ylim(0.0, max(1.0, top * 1.12))
+    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    if title:
+        figure.suptitle(title)
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    return figure
 
 
 def _line_plots(
@@ -317,28 +404,44 @@ def _line_plots(
     ylabel: str,
     lines: Callable[[str], Iterable[Tuple[str, List[Optional[Dict]]]]],
     connect: bool = True,
+    positions: Optional[List[float]] = None,
+    title: Optional[str] = None,
 ):
     """
     One axes a column, side by side, each with a line for every `(label, points)` that
     `lines(column)` gives (a point per tick, its standard deviation over seeds as an error bar;
     a missing point is a gap, a line of none is left out; with `connect` false, the points only),
-    on a y axis at least `MIN_SPAN` points tall. Returns the figure.
+    on a y axis at least `MIN_SPAN` points tall. The points sit at `positions` (the values of a
+    numeric sweep), or side by side in tick order where there are none. One legend for the
+    figure, below the axes. A y axis that does not start at 0 has break marks at its foot and
+    says so in its label. Returns the figure.
     """
     figure, all_axes = plt.subplots(
         1, len(columns), figsize=(3.2 * len(columns), 3.4), squeeze=False
     )
-    # long labels (named variants) slanted, so that they do not run into each other
-    slanted = max(map(len, ticks), default=0) > 6
+    numeric = positions is not None
+    xs = list(positions) if positions is not None else list(range(len(ticks)))
+    order = sorted(range(len(ticks)), key=lambda i: xs[i])  # a line runs left to right
+    # long labels (named variants), or values close together on their scale (λ 0, 0.05, 0.1),
+    # slanted, so that they do not run into each other
+    span = max(xs) - min(xs) if len(xs) > 1 else 0.0
+    close = (
+        numeric
+        and span > 0
+        and min(b - a for a, b in zip(sorted(xs), sorted(xs)[1:])) < 0.12 * span
+    )
+    slanted = max(map(len, ticks), default=0) > 6 or close
+    handles: Dict[str, Any] = {}
     for axes, column in zip(all_axes[0], columns):
         drawn: List[float] = []
         for label, points in lines(column):
             if not any(points):
                 continue
-            means = [p["mean"] if p else float("nan") for p in points]
+            means = [points[i]["mean"] if points[i] else float("nan") for i in order]
             # the spread over seeds, where there are several
-            spreads = [(p.get("std") or 0.0) if p else 0.0 for p in points]
-            axes.errorbar(
-                range(len(ticks)),
+            spreads = [(points[i].get("std") or 0.0) if points[i] else 0.0 for i in order]
+            handle = axes.errorbar(
+                [xs[i] for i in order],
                 means,
                 yerr=spreads,
                 capsize=2,
@@ -346,25 +449,57 @@ def _line_plots(
                 linestyle="-" if connect else "none",
                 label=label,
             )
+            handles.setdefault(label, handle)
             drawn += [
                 mean + sign * spread for mean, spread in zip(means, spreads) for sign in (-1, 1)
             ]
         _at_least_min_span(axes, [value for value in drawn if not math.isnan(value)])
         axes.set_title(column)
-        axes.set_xticks(range(len(ticks)))
+        axes.set_xticks(xs)
         axes.set_xticklabels(
             ticks,
             fontsize="small",
             rotation=40 if slanted else 0,
             horizontalalignment="right" if slanted else "center",
         )
+        if span > 0:
+            # a margin either side, as the span of the values sets the scale
+            axes.set_xlim(min(xs) - 0.06 * span, max(xs) + 0.06 * span)
         axes.set_xlabel(xlabel)
-    all_axes[0][0].set_ylabel(ylabel)
-    # on the last column that has lines: while an experiment runs, the Average has none yet
-    with_lines = [axes for axes in all_axes[0] if axes.get_legend_handles_labels()[0]]
-    if with_lines:
-        with_lines[-1].legend(fontsize="small")
+        if axes.get_ylim()[0] > 0:
+            _mark_cut_y_axis(axes)
+    truncated = any(axes.get_ylim()[0] > 0 for axes in all_axes[0])
+    all_axes[0][0].set_ylabel(f"{ylabel}\n({Y_NOTE})" if truncated else ylabel)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    if handles:
+        # below the axes, where it covers no line; the labels of every column (while an
+        # experiment runs, some columns have no line yet)
+        figure.legend(
+            list(handles.values()),
+            list(handles),
+            loc="upper center",
+            bbox_to_anchor=(0.5, 0.0),
+            ncol=min(len(handles), 6),
+            fontsize="small",
+            frameon=False,
+        )
     return figure
+
+
+def _mark_cut_y_axis(axes) -> None:
+    """Two short slashes across the foot of the y axis: the axis is cut, it does not reach 0."""
+    for offset in (-0.012, 0.012):
+        axes.plot(
+            [-0.015, 0.015],
+            [offset - 0.012, offset + 0.012],
+            transform=axes.transAxes,
+            color="black",
+            linewidth=1,
+            clip_on=False,
+            gid=BREAK_MARK,
+        )
 
 
 # Percentage points. One seed resolves about a point on these dev sets (README "Results");
@@ -380,12 +515,6 @@ def _at_least_min_span(axes, values: List[float]) -> None:
     if high - low < MIN_SPAN:
         middle = (low + high) / 2
         axes.set_ylim(middle - MIN_SPAN / 2, middle + MIN_SPAN / 2)
-
-
-def _zoom(axes, means: List[float]) -> None:
-    if means:
-        low, high = min(means), max(means)
-        axes.set_ylim(max(0.0, low - 10), min(100.0, high + 5))
 
 
 def write_results(
