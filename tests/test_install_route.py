@@ -29,6 +29,7 @@ import socket
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -167,6 +168,7 @@ def resolutions(tmp_path_factory):
         return {case: job.result() for case, job in jobs.items()}
 
 
+@lru_cache(maxsize=None)
 def pair_conflict(dependent, version, dependency, dependency_version, minor):
     """
     uv's explanation if `dependent==version` does not accept `dependency==dependency_version`

@@ -34,7 +34,7 @@ def previous_no_decay(names):
 def test_no_decay_group_is_unchanged_for_bert_and_warns_about_nothing(tiny_env, caplog):
     named = list(AutoModel.from_pretrained(TINY_BERT).named_parameters())
     name_of = {id(parameter): name for name, parameter in named}
-    for config in ("mft_full.jsonnet", "bert_mix.jsonnet", "stage2.jsonnet"):
+    for config in ("mft_full.jsonnet", "bert_mix.jsonnet", "bert_adv.jsonnet"):
         groups_spec = shipped_groups(config)
         assert len(groups_spec) == 1 and groups_spec[0][1] == {"weight_decay": 0.0}
         caplog.clear()
