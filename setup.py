@@ -49,6 +49,9 @@ setup(
         'numpy<2; python_version < "3.11"',
         'numpy; python_version >= "3.11"',
         'pyarrow<20; python_version < "3.11"',
+        # huggingface-hub 1.x dropped `HfFolder` and `Repository`, which `import allennlp` needs.
+        # A requirement, not an override, so that datasets' own bound on it still applies.
+        "huggingface-hub<1.0",
         "jsonnet",
         "safetensors",
         "scikit-learn",

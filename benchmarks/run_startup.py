@@ -16,26 +16,34 @@ start and imports), and the ratios forked / command line with their targets:
 - whole run                                     (target <= 0.80 for this run size)
 
     python benchmarks/run_startup.py --repetitions 3
+
+With `--venv VENV`, it measures instead the start-up of two plain commands of that virtual
+environment's `allennlp` (any stack, a clone's or a pip install's), each run `--repetitions`
+times (default 5 in this mode) one after the other, and prints three lines: the stack, then the
+median (min-max) wall time of `allennlp --help` and of `allennlp predict` on a tiny archive (two
+taxonomy pairs; the archive, a one-epoch BERT (Mix) on the tiny test encoder, is trained first
+with the same `allennlp` and not timed, or given with `--archive`). Run on an idle machine:
+
+    python benchmarks/run_startup.py --venv .venv
+    python benchmarks/run_startup.py --venv .venv-classic
 """
 import argparse
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from statistics import mean
+from statistics import mean, median
+from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import PROJECT_ROOT, verdict  # noqa: E402
 
 sys.path.insert(0, str(PROJECT_ROOT))
-from mft_plugin.experiments.training_process import (  # noqa: E402
-    run_allennlp,
-    run_allennlp_in_new_process,
-)
 
 TARGETS = {"startup": 0.20, "run": 0.80}
 CONFIG = PROJECT_ROOT / "training_configs" / "taxonomy" / "bert_s.jsonnet"
@@ -53,6 +61,8 @@ def train_once(way: str, directory: Path, overrides: str) -> dict:
     args = ["train", str(CONFIG), "-s", str(directory), "-o", overrides]
     log = directory.with_suffix(".log")
     start = time.time()
+    from mft_plugin.experiments.training_process import run_allennlp, run_allennlp_in_new_process
+
     run = run_allennlp if way == "forked" else run_allennlp_in_new_process
     exit_code = run(args, log)
     seconds = time.time() - start
@@ -68,12 +78,86 @@ def train_once(way: str, directory: Path, overrides: str) -> dict:
     }
 
 
+PREDICT_INPUT = (
+    '{"hyponym": "puppy", "hypernym": "dog"}\n'
+    '{"hyponym": "car", "hypernym": "vehicle", "domain": "vehicle"}\n'
+)
+TINY_ENVIRONMENT = {
+    "MFT_ENCODER": str(PROJECT_ROOT / "tests" / "fixtures" / "tiny_bert"),
+    "MFT_DATA_DIR": str(PROJECT_ROOT / "tests" / "fixtures" / "data"),
+    "MFT_SEED": "13",
+}
+
+
+def timed(command, cwd: Path, env: dict) -> float:
+    start = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
+    return seconds
+
+
+def command_startup(venv: Path, repetitions: int, archive: Optional[Path]) -> None:
+    """`allennlp --help` and `allennlp predict` of `venv`: median of `repetitions`, 3 lines."""
+    allennlp = str(venv / "bin" / "allennlp")
+    python = str(venv / "bin" / "python")
+    env = dict(os.environ, **TINY_ENVIRONMENT)
+    # Away from the clone (no .allennlp_plugins), as a pip install is used.
+    env.pop("PYTHONPATH", None)
+    stack = subprocess.run(
+        [
+            python,
+            "-c",
+            "import sys, torch, torchvision, transformers; print(f'Python {sys.version.split()[0]},"
+            " torch {torch.__version__}, torchvision {torchvision.__version__}, transformers "
+            "{transformers.__version__}')",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        if archive is None:
+            config = PROJECT_ROOT / "training_configs" / "taxonomy" / "bert_mix.jsonnet"
+            timed(
+                [allennlp, "train", str(config), "-s", str(scratch / "run")]
+                + ["--include-package", "mft_plugin", "-o", '{"trainer": {"num_epochs": 1}}'],
+                scratch,
+                env,
+            )
+            archive = scratch / "run" / "model.tar.gz"
+        (scratch / "input.jsonl").write_text(PREDICT_INPUT)
+        commands = {
+            "allennlp --help": [allennlp, "--help"],
+            "allennlp predict": [allennlp, "predict", str(archive), str(scratch / "input.jsonl")]
+            + ["--include-package", "mft_plugin", "--silent"]
+            + ["--output-file", str(scratch / "predictions.jsonl")],
+        }
+        seconds = {name: [] for name in commands}
+        for _ in range(repetitions):
+            for name, command in commands.items():
+                seconds[name].append(timed(command, scratch, env))
+    print(f"{venv}: {stack}; median of {repetitions} runs, wall seconds")
+    for name, runs in seconds.items():
+        print(f"{name:>17}: {median(runs):.1f} s (min {min(runs):.1f}, max {max(runs):.1f})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--repetitions", type=int, default=None)
     parser.add_argument("--domain", default="vehicle")
     parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument(
+        "--venv", type=Path, default=None, help="time allennlp --help and predict of this venv"
+    )
+    parser.add_argument("--archive", type=Path, default=None, help="with --venv: the archive")
     args = parser.parse_args()
+    if args.venv is not None:
+        command_startup(args.venv.resolve(), args.repetitions or 5, args.archive)
+        return
+    args.repetitions = args.repetitions or 3
     # the logs' timestamps are local time to `logging`; compare in UTC
     os.environ["TZ"] = "UTC"
     time.tzset()

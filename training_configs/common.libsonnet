@@ -66,14 +66,20 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
         type: 'mft_adamw',
         lr: lr,
         weight_decay: 0.01,
-        parameter_groups: [[['bias', 'LayerNorm\\.weight', 'layer_norm\\.weight'], { weight_decay: 0.0 }]],
+        // No weight decay for biases and norm weights: `LayerNorm` in BERT and MiniLM, `layer_norm`
+        // in DistilBERT-style names. One alternation, since AllenNLP warns about every regex of the
+        // list that matches no parameter (each encoder has only one of the two spellings).
+        parameter_groups: [[['bias', '(LayerNorm|layer_norm)\\.weight'], { weight_decay: 0.0 }]],
       },
       learning_rate_scheduler: { type: 'slanted_triangular', cut_frac: 0.1 },
       grad_norm: 1.0,
       // Mid-epoch checkpoints, so that an interrupted run resumes with --recover (counted in
       // batches: AllenNLP refuses time-based checkpoints in distributed training).
       checkpointer: { save_every_num_batches: 200 },
-      callbacks: callbacks + (if keep == 'last' then [{ type: 'mft_keep_last_epoch' }] else []),
+      // AllenNLP's console logger, which the trainer adds last by default, without its dump of
+      // the first batch's tensors (token ids, masks, labels) into the log.
+      callbacks: callbacks + (if keep == 'last' then [{ type: 'mft_keep_last_epoch' }] else [])
+                 + [{ type: 'console_logger', should_log_inputs: false }],
     },
 
   seeds:: { random_seed: $.seed, numpy_seed: $.seed, pytorch_seed: $.seed },

@@ -7,18 +7,22 @@ AllenNLP adds a plugin's subcommands to its command line only when the plugin is
 plugins file (`.allennlp_plugins` in the current folder, or `~/.allennlp/plugins`): it builds
 the parser before it reads `--include-package`, so `allennlp mft-experiment --include-package
 mft_plugin` is an "invalid choice" anywhere else. The console scripts work from any folder.
+
+Start-up: `mft-configs` imports nothing of AllenNLP (`import allennlp.commands` alone takes
+seconds: it imports every AllenNLP command, and through them torch and torchvision).
 """
 import argparse
 import logging
 import os
 import sys
-from typing import List, Optional, Type
+from typing import TYPE_CHECKING, List, Optional, Type
 
-from allennlp.commands.subcommand import Subcommand
+if TYPE_CHECKING:  # the import costs AllenNLP's whole command line; only the scripts need it
+    from allennlp.commands.subcommand import Subcommand
 
 
 def run_subcommand(
-    subcommand: Type[Subcommand], name: str, argv: Optional[List[str]] = None
+    subcommand: "Type[Subcommand]", name: str, argv: Optional[List[str]] = None
 ) -> None:
     """Parse `argv` with the subcommand's own parser and run it, as `allennlp NAME` would."""
     import mft_plugin.plugin  # noqa: F401  (the components and the MFT_* defaults)

@@ -103,3 +103,20 @@ def test_prepared_encoder_folder_is_readable_by_others(tmp_path, monkeypatch):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(target.stat().st_mode) == 0o777 & ~umask
+
+
+def test_mft_configs_starts_without_importing_allennlp():
+    # `import allennlp.commands` costs seconds (torch, torchvision); printing a folder need not.
+    check = (
+        "import sys; from mft_plugin.commands.scripts import configs_main; configs_main([]); "
+        "print(sorted(m for m in ('allennlp', 'torch', 'torchvision') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", check],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env=dict(os.environ, PYTHONPATH=str(PROJECT_ROOT)),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [str(PROJECT_ROOT / "training_configs"), "[]"]
