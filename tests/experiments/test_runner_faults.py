@@ -18,8 +18,7 @@ import pytest
 from allennlp.common.checks import ConfigurationError
 
 from mft_plugin.experiments import ExperimentRunner, load_experiment
-from mft_plugin.experiments.locks import FolderLock, LockHeld
-from mft_plugin.experiments.runner import RunFailed, last_error
+from mft_plugin.experiments.runner import RunFailed
 from tests.conftest import FIXTURES, PROJECT_ROOT
 from tests.experiments.helpers import EXPERIMENT, EXPERIMENT_ENVIRONMENT, mft_experiment_in_process
 
@@ -161,6 +160,8 @@ time.sleep(600)
 
 
 def test_second_runner_is_refused_while_the_first_lives_and_not_after(tmp_path):
+    from mft_plugin.experiments.locks import FolderLock, LockHeld
+
     lock_file = tmp_path / "out" / "locks" / "experiment.lock"
     holder = subprocess.Popen(
         [sys.executable, "-c", _HOLD_LOCK, str(lock_file)],
@@ -185,6 +186,8 @@ def test_second_runner_is_refused_while_the_first_lives_and_not_after(tmp_path):
 
 @pytest.mark.usefixtures("environment")
 def test_runner_refuses_a_folder_whose_run_is_being_trained(mix_copy):
+    from mft_plugin.experiments.locks import LockHeld
+
     runner = _runner(mix_copy)
     run = runner.find_run(MIX)
     (mix_copy / MIX / "model.tar.gz").unlink()
@@ -251,6 +254,8 @@ def test_failed_run_shows_the_readers_error_line_not_only_the_log(tmp_path):
 
 
 def test_disk_full_in_a_training_log_is_reported_as_disk_full(tmp_path, environment):
+    from mft_plugin.experiments.runner import last_error
+
     runner = _runner(tmp_path)
     run = runner.find_run(MIX)
     runner.make_folders()
