@@ -21,5 +21,6 @@ from mft_plugin import metrics  # noqa: E402,F401
 from mft_plugin import models  # noqa: E402,F401
 from mft_plugin import optimizers  # noqa: E402,F401
 from mft_plugin import callbacks  # noqa: E402,F401
+from mft_plugin import checkpointer  # noqa: E402,F401
 from mft_plugin import predictors  # noqa: E402,F401
 from mft_plugin.commands import experiment, typicality_report  # noqa: E402,F401

@@ -74,8 +74,9 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
       learning_rate_scheduler: { type: 'slanted_triangular', cut_frac: 0.1 },
       grad_norm: 1.0,
       // Mid-epoch checkpoints, so that an interrupted run resumes with --recover (counted in
-      // batches: AllenNLP refuses time-based checkpoints in distributed training).
-      checkpointer: { save_every_num_batches: 200 },
+      // batches: AllenNLP refuses time-based checkpoints in distributed training), written
+      // atomically and skipped on --recover when broken (mft_plugin/checkpointer.py).
+      checkpointer: { type: 'mft_checkpointer', save_every_num_batches: 200 },
       // AllenNLP's console logger, which the trainer adds last by default, without its dump of
       // the first batch's tensors (token ids, masks, labels) into the log.
       callbacks: callbacks + (if keep == 'last' then [{ type: 'mft_keep_last_epoch' }] else [])

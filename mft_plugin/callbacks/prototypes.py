@@ -4,6 +4,7 @@ and the typicality score of every training instance, and hand the scores to the 
 """
 import json
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -74,6 +75,10 @@ class PrototypeCallback(TrainerCallback):
 
     def __init__(self, serialization_dir: str, batch_size: int = 64) -> None:
         super().__init__(serialization_dir)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigurationError(
+                f"mft_prototypes: batch_size must be a positive integer, got {batch_size!r}"
+            )
         self.batch_size = batch_size
 
     def on_start(
@@ -88,6 +93,7 @@ class PrototypeCallback(TrainerCallback):
         # again (a loader with `max_instances_in_memory` reads the training data once more).
         instances = list(trainer.data_loader.iter_instances())
         check_reader_contract(instances, model, getattr(trainer.data_loader, "reader", None))
+        _require_two_training_domains(instances)
         if not (model.uses_typicality or model.needs_domain_prior):
             return
         _require_known_domains(instances, model)
@@ -222,9 +228,20 @@ def load_typicality(path: Path) -> Dict[str, float]:
         for line_number, line in enumerate(handle, start=1):
             try:
                 record = json.loads(line)
-                scores[record["instance_id"]] = float(record["typicality"])
+                instance_id, score = record["instance_id"], float(record["typicality"])
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
                 raise ConfigurationError(f"{path}:{line_number}: not a typicality record ({error})")
+            if not math.isfinite(score):
+                raise ConfigurationError(
+                    f"{path}:{line_number}: typicality {score} of {instance_id} is not a finite "
+                    "number; start the run afresh instead of with --recover."
+                )
+            if instance_id in scores:
+                raise ConfigurationError(
+                    f"{path}:{line_number}: a second score of {instance_id}; start the run afresh "
+                    "instead of with --recover."
+                )
+            scores[instance_id] = score
     return scores
 
 
@@ -309,6 +326,23 @@ def _resumes_from_checkpoint(trainer: "GradientDescentTrainer") -> bool:
         getattr(trainer, "_start_after_epochs_completed", 0)
         or getattr(trainer, "_start_after_batches_in_epoch_completed", 0)
     )
+
+
+def _require_two_training_domains(instances: Sequence[Instance]) -> None:
+    """
+    MFT learns what K >= 2 domains share: count them on the training data (the vocabulary's
+    domains include those of dev), over every worker's shard in distributed training.
+    """
+    domains = {instance["metadata"]["domain"] for instance in instances}
+    if _distributed():
+        domains = set().union(*_gather(domains))
+    domains.discard(None)
+    if len(domains) < 2:
+        raise ConfigurationError(
+            f"MFT needs the training data of at least two domains, but it holds {len(domains)} "
+            f"({sorted(domains)}); the dev data's domains do not count. Check train_data_path "
+            "and the reader's `domains`."
+        )
 
 
 def _require_known_domains(instances: Sequence[Instance], model: MetaFineTuning) -> None:

@@ -11,6 +11,7 @@ from allennlp.commands.subcommand import Subcommand
 
 from mft_plugin.experiments import METHODS, ExperimentRunner, Run, load_experiment
 from mft_plugin.experiments.export import export_commands
+from mft_plugin.experiments.locks import LockHeld
 from mft_plugin.experiments.runner import RunFailed
 
 logger = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ def run_experiment_from_args(args: argparse.Namespace) -> None:
             runner.run_one(args.only)
             return
         runner.run_all()
-    except RunFailed as error:
+    except (RunFailed, LockHeld) as error:
         print(f"mft-experiment: {error}", file=sys.stderr)
         sys.exit(1)
     print((runner.output_dir / "results.md").read_text())

@@ -7,6 +7,7 @@ and shards them, and only then tokenizes, so that sampling and sharding cost not
 and every distributed worker sees the same sample.
 """
 import codecs
+import inspect
 import json
 import logging
 import os
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
+from allennlp.common.checks import ConfigurationError
 from allennlp.data import Instance
 from allennlp.data.dataset_readers.dataset_reader import DatasetReader
 from allennlp.data.fields import Field, LabelField, MetadataField, TextField
@@ -373,6 +375,7 @@ class MultiDomainReader(DatasetReader):
         tokenizer_kwargs: Optional[Dict] = None,
         **kwargs,
     ) -> None:
+        _check_reader_options(type(self).__name__, kwargs)
         super().__init__(
             manual_distributed_sharding=True, manual_multiprocess_sharding=True, **kwargs
         )
@@ -396,6 +399,7 @@ class MultiDomainReader(DatasetReader):
             }
         except (OSError, ValueError) as error:
             raise encoder_load_error(model_name, error) from error
+        _check_max_length(model_name, max_length)
         self._single_budget = max_length - self._tokenizer.num_special_tokens_for_sequence()
         self._pair_budget = max_length - self._tokenizer.num_special_tokens_for_pair()
         if self._pair_budget < 2:
@@ -416,6 +420,8 @@ class MultiDomainReader(DatasetReader):
         records = list(self._read_records(str(file_path)))
         if not records:
             raise DataFileError(file_path, None, "no instances could be read from this path")
+        for record in records:
+            _check_record(file_path, record)
         if self.domains is not None:
             present = {record.domain for record in records}
             missing = [domain for domain in self.domains if domain not in present]
@@ -469,3 +475,52 @@ class MultiDomainReader(DatasetReader):
 
     def apply_token_indexers(self, instance: Instance) -> None:
         instance.fields["tokens"].token_indexers = self._token_indexers  # type: ignore
+
+
+def _check_record(file_path, record: RawRecord) -> None:
+    """An empty text or domain name is an error naming the record's file and line."""
+    problem = None
+    if not isinstance(record.domain, str) or not record.domain.strip():
+        problem = "empty domain name"
+    elif any(not text or not text.strip() for text in record.texts):
+        problem = "empty text"
+    if problem is None:
+        return
+    # the id is the file's path from the grandparent of the path read, a colon and the line
+    prefix, _, line = record.instance_id.rpartition(":")
+    source = Path(os.path.abspath(file_path)).parent.parent / prefix
+    if prefix and line.isdigit() and source.is_file():
+        raise DataFileError(source, int(line), problem)
+    raise DataFileError(file_path, None, f"{problem} in the record {record.instance_id}")
+
+
+def _check_reader_options(reader: str, options: Dict) -> None:
+    """Options of neither the reader nor AllenNLP's `DatasetReader`: a misspelled key."""
+    known = set(inspect.signature(DatasetReader.__init__).parameters) - {"self"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigurationError(
+            f"dataset_reader ({reader}) has no option(s) {unknown}; misspelled? Its options are "
+            "model_name, max_length, domains, include_domain_field, sample_fraction, "
+            "sample_count, sample_seed, tokenizer_kwargs, those of its own docstring, and "
+            f"AllenNLP's {sorted(known - {'manual_distributed_sharding', 'manual_multiprocess_sharding'})}."
+        )
+
+
+def _check_max_length(model_name: str, max_length: int) -> None:
+    """`max_length` must fit the encoder's position embeddings (where its config says them)."""
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1:
+        raise ConfigurationError(
+            f"dataset_reader.max_length must be a positive integer, got {max_length!r}"
+        )
+    try:
+        from transformers import AutoConfig
+
+        positions = getattr(AutoConfig.from_pretrained(model_name), "max_position_embeddings", None)
+    except Exception:  # no config to read: the encoder's own loading reports it
+        return
+    if isinstance(positions, int) and max_length > positions:
+        raise ConfigurationError(
+            f"dataset_reader.max_length = {max_length} exceeds the {positions} positions of the "
+            f"encoder {model_name} (max_position_embeddings); use at most {positions}."
+        )

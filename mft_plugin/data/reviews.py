@@ -179,12 +179,18 @@ def parse_review_blocks(
     fields: Dict[str, str] = {}
     field_name: Optional[str] = None
     field_lines: List[str] = []
+    field_start = 0
     for line_number, line in read_text_lines(path, encoding):
         stripped = line.strip()
         if field_name is not None:
             if stripped == f"</{field_name}>":
                 fields[field_name] = " ".join(part for part in field_lines if part).strip()
                 field_name, field_lines = None, []
+            elif stripped in ("<review>", "</review>"):
+                # an unclosed field would swallow the rest of its review and the next ones
+                raise DataFileError(
+                    path, field_start, f"<{field_name}> is not closed before {stripped}"
+                )
             else:
                 field_lines.append(stripped)
             continue
@@ -207,6 +213,7 @@ def parse_review_blocks(
             review_start = None
         elif review_start is not None and _OPEN_TAG.match(stripped):
             field_name = _OPEN_TAG.match(stripped).group(1)
+            field_start = line_number
         else:
             where = (
                 "inside <review> but outside a field"

@@ -402,6 +402,12 @@ def _load_experiment(path: str, overrides: str, test_data: Optional[str]) -> Exp
         raise ConfigurationError(f"{path}: seeds must be a non-empty list of integers")
     stage1 = _with_defaults(path, "stage1", raw.get("stage1", {}), DEFAULT_STAGE1)
     stage2 = _with_defaults(path, "stage2", raw.get("stage2", {}), DEFAULT_STAGE2)
+    for section, values in (("stage1", stage1), ("stage2", stage2)):
+        for key in ("epochs", "batch_size"):  # 0 epochs: a division by zero in the schedule
+            if not _is_positive_integer(values[key]):
+                raise ConfigurationError(
+                    f"{path}: {section}.{key} must be a positive integer, got {values[key]!r}"
+                )
     check_mft_model(path, "stage1.mft_model", stage1["mft_model"])
     _check_alpha(path, "stage1.alpha", stage1["alpha"])
     sweep = raw.get("sweep")
@@ -829,7 +835,9 @@ def _base_spec(experiment: Experiment, seed: int, settings) -> Dict[str, Any]:
         "seed": seed,
         "train": experiment.data["train"],
         "dev": experiment.data["dev"],
-        "reader": experiment.reader,
+        # the experiment's domains, in every run: a stage 1 or BERT (Mix) reads no other domain
+        # of the data (a single-domain run narrows them to its own)
+        "reader": dict({"domains": list(experiment.domains)}, **experiment.reader),
         "train_sample": {},
         "stage1": settings["stage1"],
         "stage2": settings["stage2"],

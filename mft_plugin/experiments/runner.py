@@ -23,13 +23,17 @@ Layout of the output directory:
     OUT/commands/                                                               see export.py
     OUT/results.json, results.md, results.png
 """
+import copy
+import errno
 import json
 import logging
 import os
+import re
 import shutil
+import tarfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import _jsonnet
 from allennlp.common import Params, Tqdm
@@ -47,6 +51,7 @@ from mft_plugin.experiments.plan import (
     plan_runs,
     short_hash,
 )
+from mft_plugin.experiments.locks import FolderLock, LockHeld  # noqa: F401
 from mft_plugin.experiments.report import write_results
 from mft_plugin.experiments.training_process import allennlp_command, run_allennlp
 from mft_plugin.settings import training_configs_dir
@@ -59,6 +64,85 @@ CHECKPOINT_PATTERNS = ("model_state_e*.th", "training_state_e*.th", "best.th")
 
 class RunFailed(RuntimeError):
     pass
+
+
+# The lines of a training log that say why it failed: a Python exception's last line.
+ERROR_LINE = re.compile(r"^([\w.]*(Error|Exception|Interrupt)|OSError|MemoryError)\b.*", re.M)
+
+
+def last_error(log_path: Path) -> Optional[str]:
+    """The last exception line of a training log (a reader's names file:line), if any."""
+    try:
+        with open(log_path, "rb") as log:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - 200_000))
+            tail = log.read().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    lines = [match.group(0).strip() for match in ERROR_LINE.finditer(tail)]
+    return lines[-1] if lines else None
+
+
+def is_disk_full(message: Optional[str]) -> bool:
+    return bool(message) and (
+        "disk full" in message
+        or "No space left on device" in message
+        or f"[Errno {errno.ENOSPC}]" in message
+        or "iostream error" in message
+    )
+
+
+NO_DECAY_REGEXES = ["bias", "(LayerNorm|layer_norm)\\.weight"]
+OLD_NO_DECAY_REGEXES = [["bias", "LayerNorm\\.weight", "layer_norm\\.weight"]]
+_ENCODER = "_text_field_embedder\\..*|_seq2seq_encoder\\..*|_seq2vec_encoder\\..*|_feedforward\\..*"
+OLD_STAGE2_REGEXES = {
+    "_text_field_embedder\\..*|_label_classifier\\..*": _ENCODER + "|_label_classifier\\..*",
+    "_text_field_embedder\\..*": _ENCODER,
+}
+
+
+def comparable_config(config: Dict[str, Any], dev_domains: Optional[List[str]]) -> Dict[str, Any]:
+    """
+    A run's config without what does not change its numbers, for comparing a finished run's
+    config with the one the experiment asks for: the console logger without its input dump,
+    regexes rewritten with the same matches, the checkpointer's `type` (atomic writes,
+    `mft_checkpointer`), and the reader's `domains` where they are every domain of the data
+    (`dev_domains`, from the run's metrics; runs trained before the experiment's `domains`
+    reached every run's reader read all of them).
+    """
+    config = copy.deepcopy(config)
+    trainer = config.get("trainer") or {}
+    # AllenNLP's console logger, listed to stop its dump of the first batch into the log.
+    if isinstance(trainer.get("callbacks"), list):
+        trainer["callbacks"] = [
+            callback
+            for callback in trainer["callbacks"]
+            if not (isinstance(callback, dict) and callback.get("type") == "console_logger")
+        ]
+    # Regexes written anew with the same matches: the no-decay group as one alternation (it
+    # no longer warns), and stage 2's encoder with the modules a basic_classifier-shaped model
+    # section may add (none in a run of this plugin's configs before they could).
+    for group in (trainer.get("optimizer") or {}).get("parameter_groups") or []:
+        if isinstance(group, list) and group and group[0] in OLD_NO_DECAY_REGEXES:
+            group[0] = NO_DECAY_REGEXES
+    for rule in ((config.get("model") or {}).get("initializer") or {}).get("regexes") or []:
+        if isinstance(rule, list) and rule and rule[0] in OLD_STAGE2_REGEXES:
+            rule[0] = OLD_STAGE2_REGEXES[rule[0]]
+    checkpointer = trainer.get("checkpointer")
+    if isinstance(checkpointer, dict) and checkpointer.get("type") in (
+        "default",
+        "mft_checkpointer",
+    ):
+        checkpointer.pop("type")
+    for section in ("dataset_reader", "validation_dataset_reader"):
+        reader = config.get(section)
+        if (
+            isinstance(reader, dict)
+            and dev_domains is not None
+            and reader.get("domains") is not None
+            and sorted(reader["domains"]) == sorted(dev_domains)
+        ):
+            reader.pop("domains")
+    return config
 
 
 class ExperimentRunner:
@@ -164,17 +248,64 @@ class ExperimentRunner:
     # State
     def status(self, run: Run) -> str:
         """
-        `done`, `scored` (finished, its archive deleted since: `metrics.json` without
-        `model.tar.gz` or checkpoints), `resume` (checkpoints to recover from) or `new`.
+        `done` (its metrics and an archive that opens), `rebuild` (its metrics and the files of
+        its archive, `best.th` among them, but no archive that opens: killed or out of disk
+        while archiving), `resume` (checkpoints to recover from), `scored` (finished, its
+        archive deleted since: the metrics without `model.tar.gz` or checkpoints) or `new`. The
+        metrics count only with the figures that score the run (`metrics_problem`).
         """
         directory = self.run_dir(run)
-        has_metrics = (directory / "metrics.json").is_file()
-        if has_metrics and (directory / "model.tar.gz").is_file():
+        has_metrics = self.metrics_problem(run) is None
+        if has_metrics and self.archive_problem(run) is None:
             return "done"
+        if has_metrics and all(
+            (directory / name).exists() for name in ("best.th", "config.json", "vocabulary")
+        ):
+            return "rebuild"
         if list(directory.glob("model_state_e*.th")):
             # also a run killed between writing metrics.json and its archive
             return "resume"
         return "scored" if has_metrics else "new"
+
+    def metrics_problem(self, run: Run) -> Optional[str]:
+        """
+        What keeps the run's metrics.json from scoring it (None when nothing does): missing,
+        unreadable, or without the dev figures of the experiment's scoring rule (overall, and
+        of the run's domain), as `--recover` of a finished run leaves it.
+        """
+        path = self.run_dir(run) / "metrics.json"
+        if not path.is_file():
+            return f"{path} is missing"
+        try:
+            metrics = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            return f"{path} does not read as JSON ({error})"
+        if not isinstance(metrics, dict):
+            return f"{path} holds no metrics"
+        scored = "validation" if self.experiment.checkpoint == "last" else "best_validation"
+        wanted = [f"{scored}_{self.experiment.metric}"]
+        if run.domain and not run.is_stage1:
+            wanted.append(f"{scored}_{self.experiment.metric}_{run.domain}")
+        missing = [key for key in wanted if key not in metrics]
+        if missing:
+            return f"{path} lacks {', '.join(missing)}"
+        return None
+
+    def archive_problem(self, run: Run) -> Optional[str]:
+        """
+        What is wrong with the run's model.tar.gz (None when nothing is): missing, or not a
+        whole archive with weights, config and vocabulary (read to its end, so a truncated one
+        fails). Remembered per (size, modification time), since a run's status is asked often.
+        """
+        path = self.run_dir(run) / "model.tar.gz"
+        try:
+            stat = path.stat()
+        except OSError:
+            return f"{path} is missing"
+        key = (str(path), stat.st_size, stat.st_mtime_ns)
+        if key not in _ARCHIVE_CHECKS:
+            _ARCHIVE_CHECKS[key] = _check_archive(path)
+        return _ARCHIVE_CHECKS[key]
 
     def finished(self, run: Run) -> bool:
         """Whether the run has its scores (`done` or `scored`)."""
@@ -194,12 +325,28 @@ class ExperimentRunner:
             )
         return True
 
+    def dev_domains(self, run: Run) -> Optional[List[str]]:
+        """The domains of the dev figures in the run's metrics.json (None without the file)."""
+        try:
+            metrics = json.loads((self.run_dir(run) / "metrics.json").read_text())
+        except (OSError, ValueError):
+            return None
+        prefix = f"validation_{self.experiment.metric}_"
+        return sorted(key[len(prefix) :] for key in metrics if key.startswith(prefix))
+
+    def same_config(self, run: Run, previous: Dict[str, Any], config: Dict[str, Any]) -> bool:
+        """Whether `previous` trains what `config` does (see `comparable_config`)."""
+        domains = self.dev_domains(run)
+        return canonical_json(comparable_config(previous, domains)) == canonical_json(
+            comparable_config(config, domains)
+        )
+
     def check_unchanged(self, run: Run, config: Dict[str, Any]) -> None:
         """A run trained with other settings is an error, not silently reused."""
         saved = self.run_dir(run) / "config.json"
         if saved.is_file():
             previous = Params.from_file(str(saved)).as_dict(quiet=True)
-            if canonical_json(previous) != canonical_json(config):
+            if not self.same_config(run, previous, config):
                 raise ConfigurationError(
                     f"{self.run_dir(run)} was trained with other settings than the experiment now "
                     f"asks for (compare {saved} with {self.config_path(run)}). Delete the run folder "
@@ -213,7 +360,7 @@ class ExperimentRunner:
         """
         exported = self.config_path(run)
         if exported.is_file():
-            if canonical_json(json.loads(exported.read_text())) != canonical_json(config):
+            if not self.same_config(run, json.loads(exported.read_text()), config):
                 raise ConfigurationError(
                     f"{exported} was exported with other settings than the experiment gives now "
                     "(a changed experiment file, -o overrides, or environment variables such as "
@@ -237,7 +384,28 @@ class ExperimentRunner:
         (self.output_dir / "configs").mkdir(parents=True, exist_ok=True)
         (self.output_dir / "logs").mkdir(parents=True, exist_ok=True)
 
+    def folder_lock(self, shared: bool = False) -> FolderLock:
+        """
+        The lock of the output folder: `run_all` holds it alone, the `run_one` tasks of an
+        export share it (each locks its own run too, `run_lock`).
+        """
+        return FolderLock(
+            self.output_dir / "locks" / "experiment.lock",
+            f"The output folder {self.output_dir}",
+            shared=shared,
+        )
+
+    def run_lock(self, run: Run) -> FolderLock:
+        return FolderLock(
+            self.output_dir / "locks" / (run.run_id.replace("/", "__") + ".lock"),
+            f"The run {self.run_dir(run)}",
+        )
+
     def run_all(self) -> None:
+        with self.folder_lock():
+            self._run_all()
+
+    def _run_all(self) -> None:
         self.make_folders()
         pending = self.unfinished()
         logger.info(
@@ -277,10 +445,11 @@ class ExperimentRunner:
         if run.depends_on is not None:
             parent = self.find_run(run.depends_on)
             self.check_unchanged(parent, self.config_for(parent))
-        if not self.needs_training(run):
-            logger.info("%s has finished already: nothing to train", run_id)
-        self.train(run, in_process=True)
-        self.evaluate(run)
+        with self.folder_lock(shared=True):
+            if not self.needs_training(run):
+                logger.info("%s has finished already: nothing to train", run_id)
+            self.train(run, in_process=True)
+            self.evaluate(run)
 
     def collect_results(self) -> List[Run]:
         """
@@ -305,10 +474,16 @@ class ExperimentRunner:
         Train `run` unless it has finished: in a child process that logs to `log_path(run)`
         (one process a run, whatever the runs before it left behind; forked from a server that
         has imported AllenNLP, see `training_process`), or `in_process`, logging to this
-        process's output (a process that trains one run only).
+        process's output (a process that trains one run only). A run whose archive is missing
+        or broken while its metrics and weights are whole (`rebuild`) is archived again, not
+        trained; the run is locked meanwhile (`run_lock`).
         """
         if not self.needs_training(run):
             return
+        with self.run_lock(run):
+            self._train(run, in_process)
+
+    def _train(self, run: Run, in_process: bool) -> None:
         status = self.status(run)
         if run.depends_on is not None:
             parent = self.find_run(run.depends_on)
@@ -316,18 +491,28 @@ class ExperimentRunner:
             if parent_status == "scored":
                 raise RunFailed(
                     f"{run.run_id} starts from {parent.run_id}, whose model.tar.gz was deleted "
-                    "after training: train that run again first."
+                    "after training (or is broken, with no weights to rebuild it from): train "
+                    "that run again first."
                 )
             if parent_status != "done":
                 raise RunFailed(f"{run.run_id} needs {parent.run_id}, which has not finished")
+        directory = self.run_dir(run)
+        if status == "rebuild":
+            self.rebuild_archive(run)
+            self.remove_checkpoints(run)
+            return
         config_file = self.config_path(run)
         self.write_config(run)
-        directory = self.run_dir(run)
         if status != "resume" and directory.exists():
             # an attempt that died before its first checkpoint, or a run whose archive was
             # deleted, trained again for the runs that start from it
             shutil.rmtree(directory)
         directory.parent.mkdir(parents=True, exist_ok=True)
+        # --recover of a run that had finished training rewrites metrics.json without its
+        # dev figures (no epoch left to validate): the complete file is put back afterwards
+        finished_metrics = None
+        if status == "resume" and self.metrics_problem(run) is None:
+            finished_metrics = (directory / "metrics.json").read_text()
         logger.info(
             "Training %s (%s)%s",
             run.run_id,
@@ -335,31 +520,85 @@ class ExperimentRunner:
             ", resuming" if status == "resume" else "",
         )
         start = time.time()
-        if in_process:
-            from allennlp.commands.train import train_model_from_file
+        try:
+            if in_process:
+                from allennlp.commands.train import train_model_from_file
 
-            train_model_from_file(
-                str(config_file), str(directory), recover=status == "resume", return_model=False
-            )
-        else:
-            args = ["train", str(config_file), "-s", str(directory)]
-            # The plugin itself too: outside this clone no `.allennlp_plugins` names it.
-            for package in ["mft_plugin.plugin", *self.experiment.include_package]:
-                args += ["--include-package", package]
-            if status == "resume":
-                args.append("--recover")
-            with open(self.log_path(run), "a", encoding="utf-8") as log:
-                log.write(f"\n$ {' '.join(allennlp_command(args))}\n")
-            returncode = run_allennlp(args, self.log_path(run))
-            if returncode != 0:
-                raise RunFailed(
-                    f"Training {run.run_id} failed (exit code {returncode}); see "
-                    f"{self.log_path(run)}. Run the same command again to resume the experiment."
+                train_model_from_file(
+                    str(config_file), str(directory), recover=status == "resume", return_model=False
                 )
+            else:
+                args = ["train", str(config_file), "-s", str(directory)]
+                # The plugin itself too: outside this clone no `.allennlp_plugins` names it.
+                for package in ["mft_plugin.plugin", *self.experiment.include_package]:
+                    args += ["--include-package", package]
+                if status == "resume":
+                    args.append("--recover")
+                try:
+                    with open(self.log_path(run), "a", encoding="utf-8") as log:
+                        log.write(f"\n$ {' '.join(allennlp_command(args))}\n")
+                except OSError as error:
+                    raise self.failure(run, f"{type(error).__name__}: {error}") from error
+                returncode = run_allennlp(args, self.log_path(run))
+                if returncode != 0:
+                    raise self.failure(run, last_error(self.log_path(run)), returncode)
+        finally:
+            if finished_metrics is not None and self.metrics_problem(run) is not None:
+                _write_atomically(directory / "metrics.json", finished_metrics)
+        problem = self.metrics_problem(run) or self.archive_problem(run)
+        if problem is not None:
+            raise RunFailed(f"Training {run.run_id} ended, but {problem}.")
         logger.info("Finished %s in %.0fs", run.run_id, time.time() - start)
+        self.remove_checkpoints(run)
+
+    def failure(
+        self, run: Run, error: Optional[str], returncode: Optional[int] = None
+    ) -> RunFailed:
+        """The `RunFailed` of a run whose training failed with the log line `error`."""
+        log = self.log_path(run)
+        code = f" (exit code {returncode})" if returncode is not None else ""
+        if is_disk_full(error):
+            return RunFailed(
+                f"Training {run.run_id} stopped: disk full ({error}). Nothing written before is "
+                f"lost: free space on the disk of {self.output_dir} and run the same command "
+                f"again to resume the experiment. Full output: {log}"
+            )
+        said = f":\n  {error}\n" if error else "; "
+        return RunFailed(
+            f"Training {run.run_id} failed{code}{said}Full output: {log}. Run the same command "
+            "again to resume the experiment."
+        )
+
+    def rebuild_archive(self, run: Run) -> None:
+        """model.tar.gz again from the run's best.th, config and vocabulary (no training)."""
+        from allennlp.models.archival import archive_model
+
+        directory = self.run_dir(run)
+        logger.info(
+            "%s: rebuilding model.tar.gz from best.th (%s)", run.run_id, self.archive_problem(run)
+        )
+        archive = directory / "model.tar.gz"
+        temporary = directory / "model.tar.gz.tmp"
+        try:
+            archive_model(str(directory), archive_path=str(temporary))
+            os.replace(temporary, archive)
+        except OSError as error:
+            if temporary.exists():
+                temporary.unlink()
+            if error.errno == errno.ENOSPC:
+                raise RunFailed(
+                    f"Archiving {run.run_id} stopped: disk full writing {temporary}. Free space "
+                    "and run the same command again."
+                ) from error
+            raise
+        problem = self.archive_problem(run)
+        if problem is not None:
+            raise RunFailed(f"Rebuilding the archive of {run.run_id} failed: {problem}")
+
+    def remove_checkpoints(self, run: Run) -> None:
         if not self.keep_checkpoints:
             for pattern in CHECKPOINT_PATTERNS:
-                for checkpoint in directory.glob(pattern):
+                for checkpoint in self.run_dir(run).glob(pattern):
                     checkpoint.unlink()
 
     # ----------------------------------------------------------------------------------------
@@ -403,10 +642,12 @@ class ExperimentRunner:
         be the one its dev scores come from.
         """
         archive = self.run_dir(run) / "model.tar.gz"
-        if not archive.is_file():
+        problem = self.archive_problem(run)
+        if problem is not None:
             raise ConfigurationError(
-                f"{self.run_dir(run)} has no model.tar.gz (deleted after training), so it cannot "
-                f"be scored into {scores_file.name}. Delete the run folder to train it again."
+                f"{self.run_dir(run)} has no intact model.tar.gz ({problem}; deleted after "
+                f"training?), so it cannot be scored into {scores_file.name}. Delete the run "
+                "folder to train it again."
             )
         return str(archive)
 
@@ -597,3 +838,27 @@ def data_path_text(path: Union[str, Dict[str, str]]) -> str:
     """
     resolved = resolved_data_path(path)
     return json.dumps(resolved, sort_keys=True) if isinstance(resolved, dict) else resolved
+
+
+# (path, size, mtime) -> the archive's problem, None when whole
+_ARCHIVE_CHECKS: Dict[Tuple[str, int, int], Optional[str]] = {}
+ARCHIVE_MEMBERS = ("weights.th", "config.json", "vocabulary")
+
+
+def _check_archive(path: Path) -> Optional[str]:
+    try:
+        with tarfile.open(path, "r:gz") as archive:
+            names = archive.getnames()  # reads the whole archive: a truncated one fails
+    except (OSError, EOFError, tarfile.TarError) as error:
+        return f"{path} is not a whole archive ({type(error).__name__}: {error})"
+    tops = {name.split("/", 1)[0] for name in names}
+    missing = [member for member in ARCHIVE_MEMBERS if member not in tops]
+    if missing:
+        return f"{path} lacks {', '.join(missing)}"
+    return None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)

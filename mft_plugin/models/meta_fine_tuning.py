@@ -135,8 +135,15 @@ class MetaFineTuning(TransformerClassifier):
             raise ConfigurationError(
                 f"corruption must be one of {CORRUPTIONS}, got {corruption!r}."
             )
+        if skip_layers is not None and (
+            len(skip_layers) == 0 or len(set(skip_layers)) != len(skip_layers)
+        ):
+            raise ConfigurationError(
+                f"model.skip_layers must list distinct layers (or be null for thirds of the "
+                f"depth), got {list(skip_layers)}."
+            )
         self.skip_layers = (
-            list(skip_layers) if skip_layers else default_skip_layers(self.num_layers)
+            list(skip_layers) if skip_layers is not None else default_skip_layers(self.num_layers)
         )
         outside = [layer for layer in self.skip_layers if not 1 <= layer <= self.num_layers]
         if outside:

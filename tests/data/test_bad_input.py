@@ -3,6 +3,9 @@ import json
 import re
 
 import pytest
+from allennlp.common import Params
+from allennlp.common.checks import ConfigurationError
+from allennlp.data import DatasetReader
 
 from mft_plugin.data import (
     DataFileError,
@@ -355,3 +358,50 @@ def test_nli_directory_is_reported_as_a_directory_with_its_files(nli):
         + ".*here: dev.jsonl, train.jsonl, train.tsv",
     ):
         _read(nli, path)
+
+
+# --------------------------------------------------------------------------------------------
+# Input that used to be accepted silently
+
+
+def test_unclosed_review_text_does_not_swallow_the_next_review(reviews, tmp_path):
+    # without </review_text> the first review's text ran on into the second review
+    path = _review_file(
+        tmp_path,
+        "positive.review",
+        "<review>\n<review_text>\ngood\n</review>\n"
+        "<review>\n<review_text>\nalso good\n</review_text>\n</review>\n",
+    )
+    _expect(reviews, path, 2, re.escape("<review_text> is not closed before </review>"))
+
+
+@pytest.mark.parametrize(
+    "reader_name, row, message",
+    [
+        ("nli", dict(GOOD_NLI, sentence1="  "), "empty text"),
+        ("nli", dict(GOOD_NLI, genre=""), "empty domain name"),
+        ("reviews", {"text": "", "domain": "books", "label": "pos"}, "empty text"),
+        ("reviews", {"text": "fine", "domain": " ", "label": "pos"}, "empty domain name"),
+    ],
+    ids=["nli-blank-premise", "nli-empty-genre", "review-empty-text", "review-blank-domain"],
+)
+def test_empty_texts_and_domain_names_are_errors(request, tmp_path, reader_name, row, message):
+    good = GOOD_NLI if reader_name == "nli" else {"text": "y", "domain": "books", "label": "neg"}
+    path = _jsonl(tmp_path, [good, row])
+    _expect(request.getfixturevalue(reader_name), path, 2, message)
+
+
+def test_max_length_beyond_the_encoders_positions_names_the_key():
+    # the tiny BERT has 128 position embeddings: 129 pieces would index past them
+    with pytest.raises(
+        ConfigurationError, match=r"dataset_reader.max_length = 129 exceeds the 128"
+    ):
+        TermPairReader(TINY_BERT, max_length=129)
+    assert TermPairReader(TINY_BERT, max_length=128).max_length == 128
+
+
+@pytest.mark.parametrize("reader_type", ["mft_term_pairs", "mft_reviews", "mft_nli"])
+def test_misspelled_reader_key_is_a_configuration_error_naming_it(reader_type):
+    params = Params({"type": reader_type, "model_name": str(TINY_BERT), "smaple_count": 3})
+    with pytest.raises(ConfigurationError, match=r"has no option\(s\) \['smaple_count'\]"):
+        DatasetReader.from_params(params)
