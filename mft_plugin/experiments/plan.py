@@ -2,127 +2,24 @@
 Experiment files and the runs they plan: the paper's protocol (§4) as a list of ordinary
 AllenNLP training runs.
 
-An experiment file (jsonnet) looks like this; every key but `task`, `domains`, `data` and
-`methods` has the default shown:
+The user's reference for the experiment file (every key and its default, methods, sweeps,
+transfer, seeds, your own data) is docs/experiments.md; keep it in step with the defaults and
+checks here. In this module:
 
-    {
-      name: 'table4-taxonomy',
-      task: 'taxonomy',                        // nli | reviews | taxonomy, or your own reader
-                                               // as `dataset_reader` (see "Your own data")
-      domains: ['animal', 'plant', 'vehicle'],
-      data: { train: '.../taxonomy/train', dev: '.../taxonomy/dev', test: null },
-      encoder: std.extVar('MFT_ENCODER'),      // default: $MFT_ENCODER
-      methods: ['bert_s', 'bert_mix', 'bert_mtl', 'bert_adv', 'mft_dc', 'mft_tw', 'mft_full'],
-      seeds: [13, 14, 15],
-      metric: 'accuracy',
-      checkpoint: 'last',                      // the model a run keeps and is scored by: its
-                                               // 'last' epoch, or the 'best' on dev
-      validate: 'every_epoch',                 // or 'last_epoch' (checkpoint 'last' only): dev
-                                               // is scored after the kept epoch only (faster;
-                                               // no best-epoch figures)
-      bf16: false,                             // encoder under bfloat16 autocast (fast on CPUs
-                                               // with AVX512-BF16)
-      reader: { max_length: 128 },             // options of the task's reader
-      few_shot: {},                            // sample_fraction / sample_count (training data only)
-      stage1: { epochs: 1, lr: 2e-5, batch_size: 32, lambda: 0.1, alpha: 0.5,
-                skip_layers: null, reversal_weight: 0.1, reversal_schedule: 'fixed',
-                prototypes_per_class: 1,     // J of MFT's typicality (k-means when > 1)
-                mft_model: {} },             // more options of MFT's model (see below)
-      stage2: { epochs: 3, lr: 2e-5, batch_size: 32 },
-      stage1_scores: false,                    // also score every stage-1 model (see below)
-      transfer: null,                          // or a held-out-domain experiment (see below)
-      sweep: null,                             // or { parameter: 'lambda', values: [0, 0.1] }
-      overrides: {},                           // AllenNLP config overrides for every run
-    }
-
-Methods (§4.2): BERT (S) and BERT (Mix) fine-tune from the pretrained encoder (per domain and
-pooled); BERT (MTL), BERT (Adv) and MFT (DC/TW/Full) have a stage 1 on all domains, then a
-stage 2 per domain from the stage-1 archive. One more method is not in the paper: BERT
-(Mix+FT), `bert_mix_ft`, is MFT's two stages without MFT's losses: a stage 1 of pooled
-fine-tuning (BERT (Mix)'s model and loss with the stage1 settings), then stage 2 per domain from
-its archive as MFT's. Its stage 1 is as long as MFT's and its stage 2 the same, so it is the
-control for whatever MFT gains from its extra per-domain fine-tuning rather than from its
-typicality weights and corruption losses. A transfer experiment has no use for it: there BERT
-(Mix) is that already.
-
-Options of MFT's model: `stage1.mft_model` holds keys of the `meta_fine_tuning` model that the
-MFT runs' stage 1 gets on top of the experiment's (the other methods ignore it), merged nested:
-objects key by key, any other value (null too) replaces. For example
-`{typicality: {rescale: 'mean_one'}}`, `{typicality: {embedding: 'pooler'}}`,
-`{typicality: {other_domains: 'cosine_to_mean'}}`, `{shared_domain_head: true}`,
-`{weight_domain_loss: false}` or `{corruption: 'uniform'}`. MFT (DC) has no typicality, so its
-runs leave the `typicality` keys out. Keys that other experiment keys set are refused with the
-key to use instead (`domain_corruption_weight`: stage1.lambda, `skip_layers`,
-`typicality.alpha`, `typicality.prototypes_per_class`, ...).
-
-Sweeps (Figures 3 and 4, Tables 6 and 7): `lambda`, `alpha`, `skip_layers` (MFT's stage 1),
-`mft_epochs` (every stage 1), `sample_fraction` (the training data of every method),
-`prototypes_per_class` (J of MFT's typicality: TW and Full), and `mft_model` (MFT's stage 1: DC,
-TW and Full), whose values are `stage1.mft_model` objects with a
-`name`, e.g. `values: [{name: 'paper'}, {name: 'mean_one', typicality: {rescale: 'mean_one'}}]`;
-the name labels the value's run folders (`mft_model=mean_one`) and tables and is not passed to
-the model. A method that does not depend on the swept setting is trained once and repeated
-across the values, and so is one that a value does not change (MFT (DC) under values that
-differ in `typicality` only).
-
-Scoring stage 1 (`stage1_scores: true`): the results also get a row per stage-1 method, e.g.
-"MFT (Full), stage 1": the stage-1 model (trained on every domain) scored per domain from its own
-run's figures, as BERT (Mix) is, to set against the same model after stage 2.
-
-Transfer to a new domain (`transfer`):
-
-    transfer: {
-      shots: [32, 128, null],                  // training instances of the held-out domain;
-                                               // null: all of it
-      epochs: { '32': 20, '128': 10, all: 3 }, // stage-2 epochs per shots value (default:
-                                               // stage2.epochs)
-      held_out: null,                          // the domains held out in turn (default: all)
-    }
-
-For each held-out domain d, every method other than BERT (S) is trained on the other domains only
-(its "stage 1": MTL, Adv and MFT as usual, BERT (Mix) as pooled fine-tuning with the stage2
-settings; dev is the other domains' dev data), then
-- scored on d's dev (and test) data without any training on d ("zero-shot": the runner
-  evaluates the archive with the reader set to d; BERT (Mix), BERT (Adv) and MFT apply their
-  pooled label classifier; BERT (MTL) has a classifier per training domain, none for d, so it has
-  no zero-shot score);
-- fine-tuned on d with each shots value: a stratified sample of `shots` training instances of d,
-  drawn with the run's seed (the same instances for every method of a seed, and the smaller
-  samples part of the larger ones), from the stage-1 archive (BERT (MTL): its encoder only, under
-  a fresh classifier). BERT (S) fine-tunes the pretrained encoder on the same instances.
-The results have a row per method and setting (zero-shot, each shots value) and a column per
-held-out domain, plus their average. Transfer takes no `few_shot`, `sample_fraction` sweep or
-`stage1_scores`; MFT and BERT (Adv) need two domains besides the held-out one.
-
-Your own data: instead of `task`, give `dataset_reader`, the reader section of every run (the
-task is then `custom`), and the modules that register your components:
-
-    {
-      dataset_reader: { type: 'mft_multi_domain', base_reader: { type: 'my_csv_reader' } },
-      include_package: ['my_project'],         // imported here and by every run's training
-      model: { seq2vec_encoder: { type: 'cls_pooler', embedding_dim: 384 } },
-                                               // keys of every run's model section (optional)
-      domains: ['books', 'dvd', 'kitchen'],
-      data: { train: { books: 'data/books/train.csv', ... }, dev: { ... } },
-      methods: ['bert_s', 'bert_mix', 'mft_full'],
-    }
-
-The runs need what the shipped readers offer: a `domains` option (per-domain runs, the
-transfer's held-out domain) and for few-shot settings `sample_fraction` / `sample_count` /
-`sample_seed`; the `mft_multi_domain` wrapper gives any reader all of them. `data.train` and
-`data.dev` are then whatever that reader reads: a path, or for the wrapper also an object of
-one path per domain. `model` may not set the keys that the method or other experiment keys set
-(`type`, `text_field_embedder`, `bf16`, `initializer`).
-
-Seeds: a run's seed is AllenNLP's `random_seed`, `numpy_seed` and `pytorch_seed`, and also
-the seed of whatever else is drawn at random for it, so that the ± over seeds includes that
-variance too:
-- the few-shot sample of the training data (the reader's `sample_seed`), whenever `few_shot`,
-  a `sample_fraction` sweep or `transfer.shots` samples it; dev and test are read whole.
-  `few_shot.sample_seed` fixes one sample for every seed instead.
-- the k-means of MFT's typicality (`typicality.seed`) when `stage1.prototypes_per_class` > 1.
-A setting that draws nothing (no sample, one prototype) stays out of the config, so the configs
-and finished runs of such experiments are the same as before these seeds were tied.
+- `load_experiment` reads a jsonnet experiment file (with `-o` overrides), fills in the
+  defaults (`DEFAULT_STAGE1`, `DEFAULT_STAGE2`, `DEFAULT_TRANSFER`) and validates it into an
+  `Experiment`; an unknown key, a bad value or an `mft_model` key that another experiment key
+  sets (`MFT_MODEL_KEYS_SET_ELSEWHERE`, `TYPICALITY_KEYS_SET_ELSEWHERE`) is a
+  `ConfigurationError` naming the file and key.
+- `METHODS` names the methods and their stage-1 kind; `SWEEPS` says which methods each sweep
+  parameter changes and where it lives in the experiment, so a method a value does not change
+  is planned once and reused across the values.
+- `plan_runs` turns an `Experiment` into `Run`s: a run id (also its folder), method, seed,
+  domain, the stage-1 run a stage 2 depends on, and the spec that
+  `training_configs/experiment.libsonnet` turns into an AllenNLP config.
+- A run's seed also seeds what else it draws (the few-shot sample, k-means when J > 1); a
+  setting that draws nothing stays out of the config, so configs and finished runs of
+  experiments without sampling stay the same.
 """
 import copy
 import hashlib
@@ -153,7 +50,7 @@ METHODS: Dict[str, Dict[str, Any]] = {
 STAGE1_KINDS = ("mtl", "adv", "mft", "mix_stage1")
 TASKS = ("nli", "reviews", "taxonomy")
 # The task of an experiment on the user's own data: a `dataset_reader` section instead of a
-# shipped task's reader (see "Your own data" in the module docstring).
+# shipped task's reader (see "Your own data" in docs/experiments.md).
 CUSTOM_TASK = "custom"
 # The model a run keeps and is scored by: every method at its last epoch (the default: no
 # method picks its epoch on dev), or each at the epoch of its best validation metric.
@@ -893,7 +790,7 @@ def _transfer_runs(
     experiment: Experiment, method: str, seed: int, slug: str, settings, held_out: str
 ) -> List[Run]:
     """
-    The runs of `method` for the held-out domain `held_out` (see the module docstring): a
+    The runs of `method` for the held-out domain `held_out` (docs/experiments.md, transfer): a
     stage 1 on the other domains (all but BERT (S)), then a run on `held_out` per shots value.
     """
     base = f"transfer-{held_out}/{method}/{slug}/seed-{seed}"
