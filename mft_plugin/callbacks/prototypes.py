@@ -333,7 +333,11 @@ def _require_two_training_domains(instances: Sequence[Instance]) -> None:
     MFT learns what K >= 2 domains share: count them on the training data (the vocabulary's
     domains include those of dev), over every worker's shard in distributed training.
     """
-    domains = {instance["metadata"]["domain"] for instance in instances}
+    # the `domain` field, which the reader contract (checked before) requires; the metadata's
+    # `domain` is optional
+    domains = {
+        instance["domain"].label for instance in instances if "domain" in instance.fields
+    }
     if _distributed():
         domains = set().union(*_gather(domains))
     domains.discard(None)
