@@ -8,9 +8,9 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.data import TextFieldTensors, Vocabulary
 from allennlp.models.model import Model
 from allennlp.modules import TextFieldEmbedder
-from allennlp.training.metrics import Average, CategoricalAccuracy
 
 from mft_plugin.data.contract import CONTRACT_PAGE, WRAPPER_ADVICE
+from mft_plugin.metrics import DeviceAccuracy, DeviceAverage
 from mft_plugin.models.classifier import TransformerClassifier
 from mft_plugin.typicality import mean_pool_without_cls
 
@@ -100,8 +100,8 @@ class AdversarialClassifier(TransformerClassifier):
             self.classifier_input_dim if features == "cls" else self.hidden_size,
             len(self.domain_names),
         )
-        self._domain_accuracy_metric = CategoricalAccuracy()
-        self._adversarial_loss = Average()
+        self._domain_accuracy_metric = DeviceAccuracy()
+        self._adversarial_loss = DeviceAverage()
 
     def current_reversal_weight(self) -> float:
         if self.reversal_schedule == "dann":

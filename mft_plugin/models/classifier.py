@@ -19,16 +19,18 @@ import torch
 import torch.nn.functional as F
 from allennlp.common.checks import ConfigurationError, check_dimensions_match
 from allennlp.data import Instance, TextFieldTensors, Vocabulary
+from allennlp.data.batch import Batch
 from allennlp.models.model import Model
 from allennlp.modules import FeedForward, Seq2SeqEncoder, Seq2VecEncoder, TextFieldEmbedder
 from allennlp.modules.text_field_embedders import BasicTextFieldEmbedder
 from allennlp.modules.token_embedders import PretrainedTransformerEmbedder
 from allennlp.nn import InitializerApplicator, RegularizerApplicator
+from allennlp.nn import util as nn_util
 from allennlp.nn.parallel import DdpAccelerator
-from allennlp.training.metrics import CategoricalAccuracy
 
+from mft_plugin.data.collate import transformer_collate
 from mft_plugin.data.domain_field import DOMAIN_NAMESPACE, NO_DOMAIN
-from mft_plugin.metrics import PerDomainAccuracy
+from mft_plugin.metrics import DeviceAccuracy, PerDomainAccuracy
 
 
 class EncoderOutput(NamedTuple):
@@ -172,7 +174,7 @@ class TransformerClassifier(Model):
         self._dropout = torch.nn.Dropout(dropout or 0.0)
         self._label_classifier = torch.nn.Linear(self.classifier_input_dim, self.num_labels)
 
-        self._accuracy = CategoricalAccuracy()
+        self._accuracy = DeviceAccuracy()
         self._domain_accuracy = PerDomainAccuracy(self.domain_names)
         if initializer is not None:
             initializer(self)
@@ -349,12 +351,14 @@ class TransformerClassifier(Model):
         if probs.dim() == 1:
             probs = probs.unsqueeze(0)
         names = self.label_names()
+        # One copy to Python numbers for the whole batch, not one small tensor op per number.
+        rows = probs.tolist()
         readable: Dict[str, Any] = {
-            "label": [names[int(row.argmax())] for row in probs],
+            "label": [names[index] for index in probs.argmax(dim=-1).tolist()],
             "class_probabilities": [
-                {names[index]: float(p) for index, p in enumerate(row)} for row in probs
+                {names[index]: p for index, p in enumerate(row)} for row in rows
             ],
-            "labels": [list(names) for _ in range(probs.shape[0])],
+            "labels": [list(names) for _ in rows],
         }
         readable.update((key, value) for key, value in output_dict.items() if key not in readable)
         return readable
@@ -366,7 +370,41 @@ class TransformerClassifier(Model):
         that `no_grad` still keeps (a few percent of a forward pass on a CPU).
         """
         with torch.inference_mode():
-            return super().forward_on_instances(instances)
+            return self._forward_on_instances(instances)
+
+    def _forward_on_instances(self, instances: List[Instance]) -> List[Dict[str, numpy.ndarray]]:
+        """
+        AllenNLP's `Model.forward_on_instances`, with the batch collated by
+        `transformer_collate` (the same tensors as `Batch.as_tensor_dict`, padded a key at a time
+        rather than instance by instance) and moved to the model's device without a walk
+        over every parameter and every metadata entry.
+        """
+        batch_size = len(instances)
+        dataset = Batch(instances)
+        dataset.index_instances(self.vocab)
+        # The device of the first parameter (AllenNLP's `_get_prediction_device` hashes every
+        # parameter on every call); metadata lists stay where they are.
+        device = nn_util.get_device_of(next(self.parameters()))
+        model_input = {
+            name: value if isinstance(value, list) else nn_util.move_to_device(value, device)
+            for name, value in transformer_collate(dataset.instances).items()
+        }
+        outputs = self.make_output_human_readable(self(**model_input))
+        separated: List[Dict[str, numpy.ndarray]] = [{} for _ in dataset.instances]
+        for name, output in list(outputs.items()):
+            if isinstance(output, torch.Tensor):
+                if output.dim() == 0:
+                    output = output.unsqueeze(0)
+                if output.size(0) != batch_size:
+                    self._maybe_warn_for_unseparable_batches(name)
+                    continue
+                output = output.detach().cpu().numpy()
+            elif len(output) != batch_size:
+                self._maybe_warn_for_unseparable_batches(name)
+                continue
+            for instance_output, batch_element in zip(separated, output):
+                instance_output[name] = batch_element
+        return separated
 
     def get_metrics(self, reset: bool = False) -> Dict[str, float]:
         metrics = {"accuracy": self._accuracy.get_metric(reset)}

@@ -12,7 +12,6 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.data import TextFieldTensors, Vocabulary
 from allennlp.models.model import Model
 from allennlp.modules import TextFieldEmbedder
-from allennlp.training.metrics import Average
 
 from mft_plugin.data.contract import CONTRACT_PAGE, WRAPPER_ADVICE
 from mft_plugin.losses import (
@@ -21,6 +20,7 @@ from mft_plugin.losses import (
     skip_layer_domain_corruption_loss,
     typicality_weighted_label_loss,
 )
+from mft_plugin.metrics import DeviceAverage
 from mft_plugin.models.classifier import EncoderOutput, TransformerClassifier
 from mft_plugin.typicality import TypicalityConfig, mean_pool_without_cls, unmasked_mean_after_cls
 
@@ -159,13 +159,20 @@ class MetaFineTuning(TransformerClassifier):
 
         # t_i by instance id, set by the `mft_prototypes` callback. Scores belong to one training
         # set, so they are not part of the weights; a recovered run reloads them from its files.
+        # The weights of a batch are gathered on the device from `_typicality_table` (every
+        # score, then 1 for an id without one) by the rows of `_typicality_rows`.
         self._typicality_by_id: Dict[str, float] = {}
+        self._typicality_rows: Dict[str, int] = {}
+        self._typicality_table = torch.ones(1)
+        # Set by the callback once it has checked every training instance's domain, so that
+        # the forward need not look at the batch's domains on the host (a synchronisation).
+        self.training_domains_checked = False
         # Pr(z) of `empirical` corruption, counted by the callback; a buffer, so an archive keeps it.
         self.register_buffer("_domain_prior", torch.zeros(num_domains))
         self._warned_no_typicality = False
 
-        self._label_loss = Average()
-        self._domain_loss = Average()
+        self._label_loss = DeviceAverage()
+        self._domain_loss = DeviceAverage()
 
     # ----------------------------------------------------------------------------------------
     # What the prototype callback needs
@@ -180,6 +187,10 @@ class MetaFineTuning(TransformerClassifier):
     def set_typicality(self, scores: Mapping[str, float]) -> None:
         """Hand the model t_i by instance id (the readers' `metadata["instance_id"]`)."""
         self._typicality_by_id = dict(scores)
+        self._typicality_rows = {instance_id: row for row, instance_id in enumerate(scores)}
+        # float32, as `torch.tensor(scores)` made the weights of a batch before.
+        values = list(self._typicality_by_id.values()) + [1.0]
+        self._typicality_table = torch.tensor(values, dtype=torch.float)
 
     def set_domain_prior(self, domain_counts: torch.Tensor) -> None:
         """Training-set domain frequencies, the Pr(z) of `empirical` corruption."""
@@ -217,8 +228,11 @@ class MetaFineTuning(TransformerClassifier):
             self._warned_no_typicality = True
         if metadata is None:
             return torch.ones(batch_size, device=device)
-        scores = [self._typicality_by_id.get(m.get("instance_id"), 1.0) for m in metadata]
-        return torch.tensor(scores, dtype=torch.float, device=device)
+        if self._typicality_table.device != device:
+            self._typicality_table = self._typicality_table.to(device)
+        unscored = len(self._typicality_rows)  # the table's last row, 1
+        rows = [self._typicality_rows.get(m.get("instance_id"), unscored) for m in metadata]
+        return self._typicality_table[torch.tensor(rows).to(device, non_blocking=True)]
 
     def domain_corruption_logits(
         self, encoded: EncoderOutput, domain: torch.Tensor
@@ -268,9 +282,12 @@ class MetaFineTuning(TransformerClassifier):
         output["label_loss"] = label_loss
         loss = label_loss
         if corrupting:
-            self.require_known_domains(
-                domain, metadata, "MFT's domain corruption loss needs the domain of every instance"
-            )
+            if not self.training_domains_checked:
+                self.require_known_domains(
+                    domain,
+                    metadata,
+                    "MFT's domain corruption loss needs the domain of every instance",
+                )
             if self.corruption == "empirical" and self._domain_prior.sum() == 0:
                 raise ConfigurationError(
                     "corruption='empirical' needs the training-set domain frequencies; add "

@@ -173,7 +173,7 @@ def test_prediction_runs_in_inference_mode_and_training_goes_on_afterwards(insta
     assert model._label_classifier.weight.grad is not None
     labels = batch_tensors["label"]
     correct = (expected.argmax(-1) == labels).sum() + (output["logits"].argmax(-1) == labels).sum()
-    assert model._accuracy.total_count == 6  # 3 predicted, then 3 trained
+    assert model._accuracy._counts[1] == 6  # 3 predicted, then 3 trained
     assert model.get_metrics(reset=True)["accuracy"] == pytest.approx(float(correct) / 6)
 
 
@@ -232,3 +232,32 @@ def test_empirical_prior_is_kept_in_the_archive_weights(vocab):
     model = tiny_mft(vocab, corruption="empirical")
     model.set_domain_prior(torch.tensor([3.0, 1.0]))
     assert model.state_dict()["_domain_prior"].tolist() == [0.75, 0.25]
+
+
+def test_typicality_weights_come_from_the_table_as_from_the_scores(instances, vocab):
+    """The device table gives exactly the float32 of each score, 1 for an unscored id."""
+    model = tiny_mft(vocab)
+    batch = _batch(instances, vocab, [0, 3, 9, 12])
+    ids = [m["instance_id"] for m in batch["metadata"]]
+    scores = {ids[0]: 0.1 + 0.2, ids[2]: 1.0 / 3.0, "not-in-the-batch": 2.5}
+    model.set_typicality(scores)
+    model.train()
+    weights = model.typicality_weights(batch["metadata"], 4)
+    expected = torch.tensor([scores[ids[0]], 1.0, scores[ids[2]], 1.0], dtype=torch.float)
+    assert weights.dtype == torch.float32
+    assert torch.equal(weights, expected)
+    model.eval()
+    assert torch.equal(model.typicality_weights(batch["metadata"], 4), torch.ones(4))
+
+
+def test_checked_training_domains_skip_the_per_batch_check(instances, vocab, monkeypatch):
+    model = tiny_mft(vocab)
+    model.train()
+    batch = _batch(instances, vocab, [0, 3, 9, 12])
+    checked = []
+    monkeypatch.setattr(model, "require_known_domains", lambda *args: checked.append(args))
+    model(**batch)
+    assert len(checked) == 1  # without the callback's check, every batch is checked
+    model.training_domains_checked = True
+    model(**batch)
+    assert len(checked) == 1
