@@ -9,6 +9,7 @@ step's host time once the encoder is fast (a GPU, or a small encoder).
 """
 from typing import Any, Dict, List, Optional
 
+import numpy
 import torch
 from allennlp.data import Instance
 from allennlp.data.data_loaders.data_collator import DataCollator, allennlp_collate
@@ -98,13 +99,16 @@ def _text_tensors(fields: List[TextField]) -> Optional[Dict[str, Dict[str, torch
 def _padded(rows: List[List[Any]], key: str, indexer: PretrainedTransformerIndexer) -> torch.Tensor:
     """`rows` padded to the longest, with the indexer's padding value and dtype for `key`."""
     if key == "type_ids":
-        padding, dtype = 0, torch.long
+        padding, dtype = 0, numpy.int64
     elif key in ("mask", "wordpiece_mask") or isinstance(
         next((row[0] for row in rows if len(row) > 0), None), bool
     ):
-        padding, dtype = False, torch.bool
+        padding, dtype = False, numpy.bool_
     else:
         padding = indexer._tokenizer.pad_token_id
-        padding, dtype = (0 if padding is None else padding), torch.long
-    length = max(len(row) for row in rows)
-    return torch.tensor([list(row) + [padding] * (length - len(row)) for row in rows], dtype=dtype)
+        padding, dtype = (0 if padding is None else padding), numpy.int64
+    # A numpy array filled row by row: half the time of torch.tensor on nested lists.
+    array = numpy.full((len(rows), max(len(row) for row in rows)), padding, dtype=dtype)
+    for index, row in enumerate(rows):
+        array[index, : len(row)] = row
+    return torch.from_numpy(array)

@@ -19,7 +19,6 @@ import torch
 import torch.nn.functional as F
 from allennlp.common.checks import ConfigurationError, check_dimensions_match
 from allennlp.data import Instance, TextFieldTensors, Vocabulary
-from allennlp.data.batch import Batch
 from allennlp.models.model import Model
 from allennlp.modules import FeedForward, Seq2SeqEncoder, Seq2VecEncoder, TextFieldEmbedder
 from allennlp.modules.text_field_embedders import BasicTextFieldEmbedder
@@ -109,6 +108,13 @@ class TransformerClassifier(Model):
         tokenizer, and the output lists no tokens.
     regularizer : `RegularizerApplicator`, optional (default = `None`)
         As for every AllenNLP `Model`: its penalty is added to the training loss by the trainer.
+    metrics_read_interval : `int`, optional (default = `1`)
+        AllenNLP's trainer reads `get_metrics()` after every training batch, for its progress
+        bar; each read copies the metrics from the device, which waits for the GPU to finish
+        the optimizer step. With N > 1, only every Nth of these reads copies (the others repeat
+        the last values, so the progress bar and `on_batch` callbacks see metrics up to N - 1
+        batches old); a read with `reset` (the end of an epoch) and every read outside training
+        are exact. The metrics of every epoch are the same whatever N is.
     """
 
     default_predictor = "mft_classifier"
@@ -134,6 +140,7 @@ class TransformerClassifier(Model):
         num_labels: Optional[int] = None,
         namespace: str = "tokens",
         regularizer: Optional[RegularizerApplicator] = None,
+        metrics_read_interval: int = 1,
         serialization_dir: Optional[str] = None,
         ddp_accelerator: Optional[DdpAccelerator] = None,
     ) -> None:
@@ -176,6 +183,13 @@ class TransformerClassifier(Model):
 
         self._accuracy = DeviceAccuracy()
         self._domain_accuracy = PerDomainAccuracy(self.domain_names)
+        if metrics_read_interval < 1:
+            raise ConfigurationError(
+                f"metrics_read_interval must be at least 1, got {metrics_read_interval}."
+            )
+        self.metrics_read_interval = metrics_read_interval
+        self._metrics_reads_skipped = 0
+        self._last_metrics: Optional[Dict[str, float]] = None
         if initializer is not None:
             initializer(self)
         # The compiled forward is a function, not a submodule: it runs the transformer's own
@@ -380,17 +394,17 @@ class TransformerClassifier(Model):
         over every parameter and every metadata entry.
         """
         batch_size = len(instances)
-        dataset = Batch(instances)
-        dataset.index_instances(self.vocab)
+        for instance in instances:  # `Batch.index_instances`; the collator checks the fields
+            instance.index_fields(self.vocab)
         # The device of the first parameter (AllenNLP's `_get_prediction_device` hashes every
         # parameter on every call); metadata lists stay where they are.
         device = nn_util.get_device_of(next(self.parameters()))
         model_input = {
             name: value if isinstance(value, list) else nn_util.move_to_device(value, device)
-            for name, value in transformer_collate(dataset.instances).items()
+            for name, value in transformer_collate(instances).items()
         }
         outputs = self.make_output_human_readable(self(**model_input))
-        separated: List[Dict[str, numpy.ndarray]] = [{} for _ in dataset.instances]
+        separated: List[Dict[str, numpy.ndarray]] = [{} for _ in instances]
         for name, output in list(outputs.items()):
             if isinstance(output, torch.Tensor):
                 if output.dim() == 0:
@@ -407,6 +421,22 @@ class TransformerClassifier(Model):
         return separated
 
     def get_metrics(self, reset: bool = False) -> Dict[str, float]:
+        """`read_metrics`, or in training its last values between reads (`metrics_read_interval`)."""
+        if reset or not self.training or self.metrics_read_interval == 1:
+            self._last_metrics = None
+            return self.read_metrics(reset)
+        if (
+            self._last_metrics is None
+            or self._metrics_reads_skipped + 1 >= self.metrics_read_interval
+        ):
+            self._metrics_reads_skipped = 0
+            self._last_metrics = self.read_metrics(reset=False)
+        else:
+            self._metrics_reads_skipped += 1
+        return dict(self._last_metrics)
+
+    def read_metrics(self, reset: bool = False) -> Dict[str, float]:
+        """The metrics from their counters (one copy from the device per metric)."""
         metrics = {"accuracy": self._accuracy.get_metric(reset)}
         for name, value in self._domain_accuracy.get_metric(reset).items():
             metrics[f"accuracy_{name}"] = value
