@@ -151,8 +151,8 @@ class AdversarialClassifier(TransformerClassifier):
         self.update_accuracy(logits, label, domain)
         return output
 
-    def get_metrics(self, reset: bool = False) -> Dict[str, float]:
-        metrics = super().get_metrics(reset)
+    def read_metrics(self, reset: bool = False) -> Dict[str, float]:
+        metrics = super().read_metrics(reset)
         if self.training:
             metrics["adversarial_loss"] = self._adversarial_loss.get_metric(reset)
             metrics["domain_classifier_accuracy"] = self._domain_accuracy_metric.get_metric(reset)

@@ -309,8 +309,8 @@ class MetaFineTuning(TransformerClassifier):
         self.update_accuracy(logits, label, domain)
         return output
 
-    def get_metrics(self, reset: bool = False) -> Dict[str, float]:
-        metrics = super().get_metrics(reset)
+    def read_metrics(self, reset: bool = False) -> Dict[str, float]:
+        metrics = super().read_metrics(reset)
         # The loss components exist in training only; every worker is in the same mode.
         if self.training:
             metrics["label_loss"] = self._label_loss.get_metric(reset)

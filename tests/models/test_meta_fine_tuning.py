@@ -261,3 +261,24 @@ def test_checked_training_domains_skip_the_per_batch_check(instances, vocab, mon
     model.training_domains_checked = True
     model(**batch)
     assert len(checked) == 1
+
+
+def test_metrics_read_interval_repeats_values_between_reads_and_resets_exactly(instances, vocab):
+    torch.manual_seed(0)
+    every, sparse = tiny_mft(vocab), tiny_mft(vocab, metrics_read_interval=3)
+    sparse.load_state_dict(every.state_dict())
+    disable_dropout(every), disable_dropout(sparse)
+    every.train(), sparse.train()
+    seen = []
+    for positions in ([0, 3], [9, 12], [1, 10], [2, 11], [4, 13]):
+        batch = _batch(instances, vocab, positions)
+        for model in (every, sparse):
+            torch.manual_seed(1)  # the same corrupted domains in both
+            model(**batch)
+        seen.append((every.get_metrics(), sparse.get_metrics()))
+    # reads 1 and 4 copy from the counters; 2, 3 and 5 repeat the last read
+    assert [s == e for e, s in seen] == [True, False, False, True, False]
+    assert seen[1][1] == seen[0][0] and seen[2][1] == seen[0][0] and seen[4][1] == seen[3][0]
+    assert sparse.get_metrics(reset=True) == every.get_metrics(reset=True)
+    with pytest.raises(ConfigurationError, match="metrics_read_interval must be at least 1, got 0"):
+        tiny_mft(vocab, metrics_read_interval=0)
