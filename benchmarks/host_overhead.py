@@ -1,7 +1,7 @@
 """
 What the host (Python, AllenNLP's trainer, the plugin's metrics and callbacks) adds to every
 training and prediction step, measured on the CPU with the tiny test encoder
-(tests/fixtures/tiny_bert: 2 layers of width 32, so the matrix products cost next to nothing and
+(tests/fixtures/tiny_bert: 4 layers of width 32, so the matrix products cost next to nothing and
 what is left is what a GPU user pays per step whatever the GPU).
 
 In one run, in this process:
@@ -10,10 +10,12 @@ In one run, in this process:
   `mft_prototypes` callback for MFT), `--epochs` epochs: the first is a warm-up, the next
   `--epochs - 2` are timed (training only, validation excluded; each epoch's seconds per step is
   one repetition) and the last runs under cProfile for the breakdown;
-- a bare PyTorch loop on the same model, the same batches (the tensors the trainer's data loader
-  made, recorded in its first epoch) and the same optimizer object: forward, loss, backward,
-  optimizer step, nothing else (no metrics, no gradient clipping, no learning-rate schedule; MFT's
-  loss is L_TLC + λ·L_SDC with the typicality weights gathered before timing);
+- after every trainer epoch, one epoch of a bare PyTorch loop on the same model, the same
+  batches (the tensors the trainer's data loader made, recorded in its first epoch) and the
+  same optimizer object: forward, loss, backward, optimizer step, nothing else (no metrics, no
+  gradient clipping, no learning-rate schedule; MFT's loss is L_TLC + λ·L_SDC with the
+  typicality weights gathered before timing). The two sides alternate, so that both see the
+  same load on a shared machine;
 - prediction: `allennlp predict`'s path, `Predictor.predict_batch_instance` on the plain run's
   archive (256 inputs at a time, as `allennlp predict --batch-size 256`), against a bare forward
   loop (the same forward batches of 32, collated before timing, under `torch.inference_mode`).
@@ -25,25 +27,47 @@ Prints the ratios (median over the timed repetitions) with their targets (plain 
     python benchmarks/host_overhead.py                          # taxonomy, 200 pairs a domain
     python benchmarks/host_overhead.py --task nli --sample-count 100
 
+What AllenNLP 2.10.1's trainer itself does per step (gradient_descent_trainer.py, `_train_epoch`),
+which no plugin setting removes: three host-device synchronisations, `if torch.isnan(loss)` and
+`loss.item()` right after the forward (so the host cannot queue the backward ahead of the GPU)
+and `.item()` of the gradient norm (whenever `grad_norm` is set, as the configs' BERT recipe
+does), plus `model.get_metrics()` after every batch for the progress bar. The plugin's metrics
+accumulate on the device, so its forward has no synchronisation of its own (MFT (DC) keeps one:
+its check of each batch's domains, which the other MFT variants do once in the prototype
+callback); their reads can be thinned with the model's `metrics_read_interval`.
+
 Options a GPU user expects (what the plugin offers, and how it interacts with MFT):
+- Collation: the configs' data loaders use the plugin's `mft_transformer` collator
+  (`collate_fn`), the same tensors as AllenNLP's, padded a key at a time. With the instances in
+  memory (the default) AllenNLP collates in the main process whatever `num_workers` is; with
+  `max_instances_in_memory` and `num_workers` the workers read, tokenise and collate, but the
+  bucket sampler then sorts within each chunk of that many instances, so the batches (and the
+  numbers) change.
+- `metrics_read_interval` (model key, default 1): with N > 1 the trainer's per-batch metric reads
+  copy from the device every Nth batch only (the progress bar lags up to N - 1 batches; the epoch
+  metrics are exact), so the host can prepare the next batch while the optimizer step runs:
+  `-o '{"model.metrics_read_interval": 50}'`.
 - Gradient accumulation: `-o '{"trainer.num_gradient_accumulation_steps": 4}'` (AllenNLP
-  divides each micro-batch's loss by the group size and steps once per group). MFT's `shuffle`
-  corruption permutes the domain labels within each micro-batch (the model's forward sees one
-  micro-batch at a time), so with accumulation z is a shuffle of each micro-batch's domains,
-  not of the whole effective batch: the same distribution of z as a run with the micro-batch
-  size, which is what Algorithm 1 does per batch. The typicality weights are per instance and
-  unaffected. A larger batch instead (`-o '{"data_loader.batch_sampler.batch_size": 128}'`)
-  shuffles over the whole batch; both are the paper's estimate of the loss averaged over B.
+  divides each micro-batch's loss by the group size and steps once per group; it still reads
+  `loss.item()` per micro-batch). MFT's `shuffle` corruption permutes the domain labels within
+  each micro-batch (the trainer calls the model's forward once per micro-batch, and
+  `corrupt_domain_labels` permutes the batch it is given), so with accumulation z is a shuffle of
+  each micro-batch's domains, not of the whole effective batch: what a run with the micro-batch
+  size draws. The typicality weights are per instance and unaffected; L_TLC and L_SDC are means
+  over each micro-batch, averaged over the group. A larger batch instead
+  (`-o '{"data_loader.batch_sampler.batch_size": 128}'`) shuffles over the whole batch and
+  pays the trainer's per-step cost once per 128 instances; the learning rate is not scaled
+  for you (the paper's is 2e-5 at batch 32).
 - `torch.compile`: the models' `compile_encoder: true` (and `compile_options`, e.g.
-  `{"mode": "reduce-overhead"}`, which is CUDA graphs on a GPU); the bucket sampler gives
-  batches of many lengths, so prefer `{"dynamic": true}` or expect a recompilation per new
-  length. CUDA graphs need static shapes and no host synchronisation inside the graph: they
-  apply to the encoder's forward (what `compile_encoder` wraps), not to AllenNLP's step.
-- Pinned memory / non-blocking copies: AllenNLP 2.10's `multiprocess` data loader has no
-  `pin_memory` option; it moves each batch with `nn.util.move_to_device`, which calls
-  `tensor.cuda(device)`, a blocking copy from pageable memory. The batches of a short-text task
-  are a few KB, so the copy is microseconds; `data_loader.num_workers` (with
-  `max_instances_in_memory`) moves tokenisation and collation to worker processes.
+  `{"mode": "reduce-overhead"}`, which is CUDA graphs on a GPU). The bucket sampler gives
+  batches of many lengths, so use `{"dynamic": true}` or expect a recompilation per new length
+  (and, with CUDA graphs, a graph per length). CUDA graphs need static shapes and no host
+  synchronisation inside the graph: they apply to the encoder's forward (what
+  `compile_encoder` wraps), not to AllenNLP's step, whose synchronisations are listed above.
+- Pinned memory / non-blocking copies: AllenNLP 2.10's data loader has no `pin_memory` option,
+  and it moves each batch with `nn.util.move_to_device`, `tensor.to(device)` without
+  `non_blocking`, so pinning alone would change nothing. A short-text batch is a few KB (five
+  small tensors), so the copies are microseconds next to the synchronisations above.
 """
 import argparse
 import cProfile
@@ -81,30 +105,40 @@ def _cumulative(stats: pstats.Stats, file_part: str, name: str, largest: bool = 
 
 
 TRAINER_COMPONENTS = [
-    # (label, file part, function, indent); indented rows are part of the row above them.
-    ("data loading + collation", "allennlp/common/util.py", "lazy_groups_of", 0),
-    ("forward (trainer.batch_outputs)", "gradient_descent_trainer.py", "batch_outputs", 0),
-    ("of which accuracy metrics", "mft_plugin/models/classifier.py", "update_accuracy", 1),
-    ("of which loss averages", "allennlp/training/metrics/average.py", "__call__", 1),
-    ("of which typicality weights", "meta_fine_tuning.py", "typicality_weights", 1),
-    ("of which known-domain check", "mft_plugin/models/classifier.py", "require_known_domains", 1),
-    ("backward", "torch/_tensor.py", "backward", 0),
-    ("zero_grad", "torch/optim/optimizer.py", "zero_grad", 0),
-    ("optimizer step", "torch/optim/optimizer.py", "wrapper", 0),
-    ("grad norm clipping (configured)", "gradient_descent_trainer.py", "rescale_gradients", 0),
-    ("learning-rate schedule", "learning_rate_schedulers/", "step_batch", 0),
-    ("metrics read (model.get_metrics)", "allennlp/training/util.py", "get_metrics", 0),
-    ("callbacks on_batch", "/callbacks/", "on_batch", 0),
-    ("progress bar description", "allennlp/training/util.py", "description_from_metrics", 0),
-    ("checkpointer", "checkpointer.py", "maybe_save_checkpoint", 0),
+    # (label, [(file part, function), ...], indent); indented rows are part of the row above.
+    ("data loading + collation", [("allennlp/common/util.py", "lazy_groups_of")], 0),
+    ("forward (trainer.batch_outputs)", [("gradient_descent_trainer.py", "batch_outputs")], 0),
+    ("of which accuracy metrics", [("mft_plugin/models/classifier.py", "update_accuracy")], 1),
+    (
+        "of which loss averages",
+        [
+            ("allennlp/training/metrics/average.py", "__call__"),
+            ("mft_plugin/metrics.py", "__call__"),
+        ],
+        1,
+    ),
+    ("of which typicality weights", [("meta_fine_tuning.py", "typicality_weights")], 1),
+    ("of which known-domain check", [("models/classifier.py", "require_known_domains")], 1),
+    ("backward", [("torch/_tensor.py", "backward")], 0),
+    ("zero_grad", [("torch/optim/optimizer.py", "zero_grad")], 0),
+    ("optimizer step", [("torch/optim/optimizer.py", "wrapper")], 0),
+    ("grad norm clipping (configured)", [("gradient_descent_trainer.py", "rescale_gradients")], 0),
+    ("learning-rate schedule", [("learning_rate_schedulers/", "step_batch")], 0),
+    ("metrics read (model.get_metrics)", [("allennlp/training/util.py", "get_metrics")], 0),
+    ("callbacks on_batch", [("/callbacks/", "on_batch")], 0),
+    ("progress bar description", [("allennlp/training/util.py", "description_from_metrics")], 0),
+    ("checkpointer", [("checkpointer.py", "maybe_save_checkpoint")], 0),
 ]
 
 
 def trainer_breakdown(stats: pstats.Stats, steps: int) -> List[tuple]:
     rows = []
     top_level = 0.0
-    for label, file_part, name, indent in TRAINER_COMPONENTS:
-        seconds = _cumulative(stats, file_part, name, largest=name == "wrapper")
+    for label, entries, indent in TRAINER_COMPONENTS:
+        seconds = sum(
+            _cumulative(stats, file_part, name, largest=name == "wrapper")
+            for file_part, name in entries
+        )
         rows.append((label, seconds, indent))
         if indent == 0:
             top_level += seconds
@@ -175,12 +209,14 @@ def register_recorder(record: Dict[str, Any], epochs: int) -> str:
 
 def train(config: str, overrides: Dict[str, Any], epochs: int, directory: str) -> Dict[str, Any]:
     from allennlp.commands.train import train_model_from_file
+    from allennlp.common import Params
 
     measurements: Dict[str, Any] = {}
     record: Dict[str, Any] = {}
-    callbacks = [{"type": "mft_prototypes"}] if "mft" in Path(config).name else []
-    # The recorder first: its bare epoch after a trainer epoch must end before the timer's
-    # `on_epoch` starts the clock of the next one.
+    # The shipped callbacks (the prototype pass, the console logger, ...), then the recorder,
+    # whose bare epoch after a trainer epoch must end before the timer's `on_epoch` starts the
+    # clock of the next one.
+    callbacks = Params.from_file(config).as_dict()["trainer"].get("callbacks", [])
     callbacks += [
         {"type": register_recorder(record, epochs)},
         {"type": register_epoch_timer(measurements)},
@@ -371,6 +407,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs of each predict side")
     parser.add_argument("--predict", type=int, default=1024, help="dev inputs to predict")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: least noise)")
+    parser.add_argument(
+        "-o",
+        "--overrides",
+        default="{}",
+        help="JSON overrides of both training configs, e.g. a batch size or compile_encoder",
+    )
     args = parser.parse_args()
     os.environ.update(MFT_ENCODER=args.encoder, MFT_DATA_DIR=args.data_dir, MFT_BF16="false")
     import torch
@@ -382,6 +424,7 @@ def main() -> None:
     logging.disable(logging.WARNING)  # the trainer's INFO lines would drown the report
 
     overrides = {"dataset_reader.sample_count": args.sample_count} if args.sample_count else {}
+    overrides.update(json.loads(args.overrides))
     configs = PROJECT_ROOT / "training_configs" / args.task
     results: Dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as scratch:
@@ -393,10 +436,10 @@ def main() -> None:
 
     load = os.getloadavg()
     print(
-        f"task {args.task}, {results['plain']['steps']} training batches of 32 "
-        f"({args.sample_count} per domain), encoder {Path(args.encoder).name}, torch "
-        f"{torch.__version__}, {args.threads} thread(s), load average {load[0]:.2f} "
-        f"{load[1]:.2f} {load[2]:.2f}"
+        f"task {args.task}, {results['plain']['steps']} training batches "
+        f"({args.sample_count} instances per domain, overrides {args.overrides}), encoder "
+        f"{Path(args.encoder).name}, torch {torch.__version__}, {args.threads} thread(s), load "
+        f"average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
     for key, label in (("plain", "plain fine-tuning"), ("mft", "MFT stage 1")):
         run = results[key]
