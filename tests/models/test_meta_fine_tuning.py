@@ -234,8 +234,7 @@ def test_empirical_prior_is_kept_in_the_archive_weights(vocab):
     assert model.state_dict()["_domain_prior"].tolist() == [0.75, 0.25]
 
 
-def test_typicality_weights_come_from_the_table_as_from_the_scores(instances, vocab):
-    """The device table gives exactly the float32 of each score, 1 for an unscored id."""
+def test_typicality_weights_are_the_float32_scores_and_1_for_an_unscored_id(instances, vocab):
     model = tiny_mft(vocab)
     batch = _batch(instances, vocab, [0, 3, 9, 12])
     ids = [m["instance_id"] for m in batch["metadata"]]
