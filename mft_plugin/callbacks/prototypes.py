@@ -97,6 +97,7 @@ class PrototypeCallback(TrainerCallback):
         if not (model.uses_typicality or model.needs_domain_prior):
             return
         _require_known_domains(instances, model)
+        model.training_domains_checked = True  # the forward need not check each batch's
         if model.needs_domain_prior:
             model.set_domain_prior(_domain_counts(instances, len(model.domain_names)))
         if not model.uses_typicality:

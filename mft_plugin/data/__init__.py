@@ -6,3 +6,4 @@ from mft_plugin.data.term_pairs import TermPairReader
 from mft_plugin.data.samplers import SingleDomainBucketSampler
 from mft_plugin.data.contract import CONTRACT_PAGE, check_reader_contract
 from mft_plugin.data.wrapper import MultiDomainWrapper
+from mft_plugin.data.collate import TransformerCollator, transformer_collate

@@ -8,9 +8,9 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.data import TextFieldTensors, Vocabulary
 from allennlp.models.model import Model
 from allennlp.modules import TextFieldEmbedder
-from allennlp.training.metrics import Average, CategoricalAccuracy
 
 from mft_plugin.data.contract import CONTRACT_PAGE, WRAPPER_ADVICE
+from mft_plugin.metrics import DeviceAccuracy, DeviceAverage
 from mft_plugin.models.classifier import TransformerClassifier
 from mft_plugin.typicality import mean_pool_without_cls
 
@@ -100,8 +100,8 @@ class AdversarialClassifier(TransformerClassifier):
             self.classifier_input_dim if features == "cls" else self.hidden_size,
             len(self.domain_names),
         )
-        self._domain_accuracy_metric = CategoricalAccuracy()
-        self._adversarial_loss = Average()
+        self._domain_accuracy_metric = DeviceAccuracy()
+        self._adversarial_loss = DeviceAverage()
 
     def current_reversal_weight(self) -> float:
         if self.reversal_schedule == "dann":
@@ -151,8 +151,8 @@ class AdversarialClassifier(TransformerClassifier):
         self.update_accuracy(logits, label, domain)
         return output
 
-    def get_metrics(self, reset: bool = False) -> Dict[str, float]:
-        metrics = super().get_metrics(reset)
+    def read_metrics(self, reset: bool = False) -> Dict[str, float]:
+        metrics = super().read_metrics(reset)
         if self.training:
             metrics["adversarial_loss"] = self._adversarial_loss.get_metric(reset)
             metrics["domain_classifier_accuracy"] = self._domain_accuracy_metric.get_metric(reset)

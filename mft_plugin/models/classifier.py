@@ -24,11 +24,12 @@ from allennlp.modules import FeedForward, Seq2SeqEncoder, Seq2VecEncoder, TextFi
 from allennlp.modules.text_field_embedders import BasicTextFieldEmbedder
 from allennlp.modules.token_embedders import PretrainedTransformerEmbedder
 from allennlp.nn import InitializerApplicator, RegularizerApplicator
+from allennlp.nn import util as nn_util
 from allennlp.nn.parallel import DdpAccelerator
-from allennlp.training.metrics import CategoricalAccuracy
 
+from mft_plugin.data.collate import transformer_collate
 from mft_plugin.data.domain_field import DOMAIN_NAMESPACE, NO_DOMAIN
-from mft_plugin.metrics import PerDomainAccuracy
+from mft_plugin.metrics import DeviceAccuracy, PerDomainAccuracy
 
 
 class EncoderOutput(NamedTuple):
@@ -107,6 +108,13 @@ class TransformerClassifier(Model):
         tokenizer, and the output lists no tokens.
     regularizer : `RegularizerApplicator`, optional (default = `None`)
         As for every AllenNLP `Model`: its penalty is added to the training loss by the trainer.
+    metrics_read_interval : `int`, optional (default = `1`)
+        AllenNLP's trainer reads `get_metrics()` after every training batch, for its progress
+        bar; each read copies the metrics from the device, which waits for the GPU to finish
+        the optimizer step. With N > 1, only every Nth of these reads copies (the others repeat
+        the last values, so the progress bar and `on_batch` callbacks see metrics up to N - 1
+        batches old); a read with `reset` (the end of an epoch) and every read outside training
+        are exact. The metrics of every epoch are the same whatever N is.
     """
 
     default_predictor = "mft_classifier"
@@ -132,6 +140,7 @@ class TransformerClassifier(Model):
         num_labels: Optional[int] = None,
         namespace: str = "tokens",
         regularizer: Optional[RegularizerApplicator] = None,
+        metrics_read_interval: int = 1,
         serialization_dir: Optional[str] = None,
         ddp_accelerator: Optional[DdpAccelerator] = None,
     ) -> None:
@@ -172,8 +181,15 @@ class TransformerClassifier(Model):
         self._dropout = torch.nn.Dropout(dropout or 0.0)
         self._label_classifier = torch.nn.Linear(self.classifier_input_dim, self.num_labels)
 
-        self._accuracy = CategoricalAccuracy()
+        self._accuracy = DeviceAccuracy()
         self._domain_accuracy = PerDomainAccuracy(self.domain_names)
+        if metrics_read_interval < 1:
+            raise ConfigurationError(
+                f"metrics_read_interval must be at least 1, got {metrics_read_interval}."
+            )
+        self.metrics_read_interval = metrics_read_interval
+        self._metrics_reads_skipped = 0
+        self._last_metrics: Optional[Dict[str, float]] = None
         if initializer is not None:
             initializer(self)
         # The compiled forward is a function, not a submodule: it runs the transformer's own
@@ -349,12 +365,14 @@ class TransformerClassifier(Model):
         if probs.dim() == 1:
             probs = probs.unsqueeze(0)
         names = self.label_names()
+        # One copy to Python numbers for the whole batch, not one small tensor op per number.
+        rows = probs.tolist()
         readable: Dict[str, Any] = {
-            "label": [names[int(row.argmax())] for row in probs],
+            "label": [names[index] for index in probs.argmax(dim=-1).tolist()],
             "class_probabilities": [
-                {names[index]: float(p) for index, p in enumerate(row)} for row in probs
+                {names[index]: p for index, p in enumerate(row)} for row in rows
             ],
-            "labels": [list(names) for _ in range(probs.shape[0])],
+            "labels": [list(names) for _ in rows],
         }
         readable.update((key, value) for key, value in output_dict.items() if key not in readable)
         return readable
@@ -366,9 +384,59 @@ class TransformerClassifier(Model):
         that `no_grad` still keeps (a few percent of a forward pass on a CPU).
         """
         with torch.inference_mode():
-            return super().forward_on_instances(instances)
+            return self._forward_on_instances(instances)
+
+    def _forward_on_instances(self, instances: List[Instance]) -> List[Dict[str, numpy.ndarray]]:
+        """
+        AllenNLP's `Model.forward_on_instances`, with the batch collated by
+        `transformer_collate` (the same tensors as `Batch.as_tensor_dict`, padded a key at a time
+        rather than instance by instance) and moved to the model's device without a walk
+        over every parameter and every metadata entry.
+        """
+        batch_size = len(instances)
+        for instance in instances:  # `Batch.index_instances`; the collator checks the fields
+            instance.index_fields(self.vocab)
+        # The device of the first parameter (AllenNLP's `_get_prediction_device` hashes every
+        # parameter on every call); metadata lists stay where they are.
+        device = nn_util.get_device_of(next(self.parameters()))
+        model_input = {
+            name: value if isinstance(value, list) else nn_util.move_to_device(value, device)
+            for name, value in transformer_collate(instances).items()
+        }
+        outputs = self.make_output_human_readable(self(**model_input))
+        separated: List[Dict[str, numpy.ndarray]] = [{} for _ in instances]
+        for name, output in list(outputs.items()):
+            if isinstance(output, torch.Tensor):
+                if output.dim() == 0:
+                    output = output.unsqueeze(0)
+                if output.size(0) != batch_size:
+                    self._maybe_warn_for_unseparable_batches(name)
+                    continue
+                output = output.detach().cpu().numpy()
+            elif len(output) != batch_size:
+                self._maybe_warn_for_unseparable_batches(name)
+                continue
+            for instance_output, batch_element in zip(separated, output):
+                instance_output[name] = batch_element
+        return separated
 
     def get_metrics(self, reset: bool = False) -> Dict[str, float]:
+        """`read_metrics`, or in training its last values between reads (`metrics_read_interval`)."""
+        if reset or not self.training or self.metrics_read_interval == 1:
+            self._last_metrics = None
+            return self.read_metrics(reset)
+        if (
+            self._last_metrics is None
+            or self._metrics_reads_skipped + 1 >= self.metrics_read_interval
+        ):
+            self._metrics_reads_skipped = 0
+            self._last_metrics = self.read_metrics(reset=False)
+        else:
+            self._metrics_reads_skipped += 1
+        return dict(self._last_metrics)
+
+    def read_metrics(self, reset: bool = False) -> Dict[str, float]:
+        """The metrics from their counters (one copy from the device per metric)."""
         metrics = {"accuracy": self._accuracy.get_metric(reset)}
         for name, value in self._domain_accuracy.get_metric(reset).items():
             metrics[f"accuracy_{name}"] = value

@@ -173,7 +173,7 @@ def test_prediction_runs_in_inference_mode_and_training_goes_on_afterwards(insta
     assert model._label_classifier.weight.grad is not None
     labels = batch_tensors["label"]
     correct = (expected.argmax(-1) == labels).sum() + (output["logits"].argmax(-1) == labels).sum()
-    assert model._accuracy.total_count == 6  # 3 predicted, then 3 trained
+    assert model._accuracy._counts[1] == 6  # 3 predicted, then 3 trained
     assert model.get_metrics(reset=True)["accuracy"] == pytest.approx(float(correct) / 6)
 
 
@@ -232,3 +232,52 @@ def test_empirical_prior_is_kept_in_the_archive_weights(vocab):
     model = tiny_mft(vocab, corruption="empirical")
     model.set_domain_prior(torch.tensor([3.0, 1.0]))
     assert model.state_dict()["_domain_prior"].tolist() == [0.75, 0.25]
+
+
+def test_typicality_weights_are_the_float32_scores_and_1_for_an_unscored_id(instances, vocab):
+    model = tiny_mft(vocab)
+    batch = _batch(instances, vocab, [0, 3, 9, 12])
+    ids = [m["instance_id"] for m in batch["metadata"]]
+    scores = {ids[0]: 0.1 + 0.2, ids[2]: 1.0 / 3.0, "not-in-the-batch": 2.5}
+    model.set_typicality(scores)
+    model.train()
+    weights = model.typicality_weights(batch["metadata"], 4)
+    expected = torch.tensor([scores[ids[0]], 1.0, scores[ids[2]], 1.0], dtype=torch.float)
+    assert weights.dtype == torch.float32
+    assert torch.equal(weights, expected)
+    model.eval()
+    assert torch.equal(model.typicality_weights(batch["metadata"], 4), torch.ones(4))
+
+
+def test_checked_training_domains_skip_the_per_batch_check(instances, vocab, monkeypatch):
+    model = tiny_mft(vocab)
+    model.train()
+    batch = _batch(instances, vocab, [0, 3, 9, 12])
+    checked = []
+    monkeypatch.setattr(model, "require_known_domains", lambda *args: checked.append(args))
+    model(**batch)
+    assert len(checked) == 1  # without the callback's check, every batch is checked
+    model.training_domains_checked = True
+    model(**batch)
+    assert len(checked) == 1
+
+
+def test_metrics_read_interval_repeats_values_between_reads_and_resets_exactly(instances, vocab):
+    torch.manual_seed(0)
+    every, sparse = tiny_mft(vocab), tiny_mft(vocab, metrics_read_interval=3)
+    sparse.load_state_dict(every.state_dict())
+    disable_dropout(every), disable_dropout(sparse)
+    every.train(), sparse.train()
+    seen = []
+    for positions in ([0, 3], [9, 12], [1, 10], [2, 11], [4, 13]):
+        batch = _batch(instances, vocab, positions)
+        for model in (every, sparse):
+            torch.manual_seed(1)  # the same corrupted domains in both
+            model(**batch)
+        seen.append((every.get_metrics(), sparse.get_metrics()))
+    # reads 1 and 4 copy from the counters; 2, 3 and 5 repeat the last read
+    assert [s == e for e, s in seen] == [True, False, False, True, False]
+    assert seen[1][1] == seen[0][0] and seen[2][1] == seen[0][0] and seen[4][1] == seen[3][0]
+    assert sparse.get_metrics(reset=True) == every.get_metrics(reset=True)
+    with pytest.raises(ConfigurationError, match="metrics_read_interval must be at least 1, got 0"):
+        tiny_mft(vocab, metrics_read_interval=0)
