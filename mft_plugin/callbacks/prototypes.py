@@ -336,9 +336,7 @@ def _require_two_training_domains(instances: Sequence[Instance]) -> None:
     """
     # the `domain` field, which the reader contract (checked before) requires; the metadata's
     # `domain` is optional
-    domains = {
-        instance["domain"].label for instance in instances if "domain" in instance.fields
-    }
+    domains = {instance["domain"].label for instance in instances if "domain" in instance.fields}
     if _distributed():
         domains = set().union(*_gather(domains))
     domains.discard(None)

@@ -104,6 +104,7 @@ def comparable_config(config: Dict[str, Any], dev_domains: Optional[List[str]]) 
     """
     A run's config without what does not change its numbers, for comparing a finished run's
     config with the one the experiment asks for: the console logger without its input dump,
+    the `mft_transformer` collator (the same batches as AllenNLP's),
     regexes rewritten with the same matches, the checkpointer's `type` (atomic writes,
     `mft_checkpointer`), and the reader's `domains` where they are every domain of the data
     (`dev_domains`, from the run's metrics; runs trained before the experiment's `domains`
@@ -127,6 +128,11 @@ def comparable_config(config: Dict[str, Any], dev_domains: Optional[List[str]]) 
     for rule in ((config.get("model") or {}).get("initializer") or {}).get("regexes") or []:
         if isinstance(rule, list) and rule and rule[0] in OLD_STAGE2_REGEXES:
             rule[0] = OLD_STAGE2_REGEXES[rule[0]]
+    # The collator that pads each key at once: the same tensors as AllenNLP's default.
+    for section in ("data_loader", "validation_data_loader"):
+        loader = config.get(section)
+        if isinstance(loader, dict) and loader.get("collate_fn") == {"type": "mft_transformer"}:
+            loader.pop("collate_fn")
     checkpointer = trainer.get("checkpointer")
     if isinstance(checkpointer, dict) and checkpointer.get("type") in (
         "default",

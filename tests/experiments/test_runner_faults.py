@@ -231,6 +231,8 @@ def test_runs_trained_before_domains_and_the_checkpointer_reached_configs_still_
     group = config["trainer"]["optimizer"]["parameter_groups"][0]
     assert group[0] == ["bias", "(LayerNorm|layer_norm)\\.weight"]
     group[0] = ["bias", "LayerNorm\\.weight", "layer_norm\\.weight"]
+    for section in ("data_loader", "validation_data_loader"):
+        assert config[section].pop("collate_fn") == {"type": "mft_transformer"}
     saved.write_text(json.dumps(config))
     runner = _runner(mix_copy)
     run = runner.find_run(MIX)
