@@ -48,6 +48,9 @@ METHODS: Dict[str, Dict[str, Any]] = {
 }
 # The run kinds of a stage 1 outside transfer experiments (there BERT (Mix) is one too).
 STAGE1_KINDS = ("mtl", "adv", "mft", "mix_stage1")
+# The stage 1s that tell domains apart (a domain discriminator, MFT's domain corruption and
+# typicality across domains): they need at least two training domains.
+TWO_DOMAIN_STAGE1_KINDS = ("adv", "mft")
 TASKS = ("nli", "reviews", "taxonomy")
 # The task of an experiment on the user's own data: a `dataset_reader` section instead of a
 # shipped task's reader (see "Your own data" in docs/experiments.md).
@@ -284,6 +287,12 @@ def _load_experiment(path: str, overrides: str, test_data: Optional[str]) -> Exp
         )
     if not raw["domains"] or not all(isinstance(d, str) for d in raw["domains"]):
         raise ConfigurationError(f"{path}: domains must be a non-empty list of names")
+    needs_two = _methods_needing_two_domains(raw["methods"])
+    if needs_two and len(set(raw["domains"])) < 2:
+        raise ConfigurationError(
+            f"{path}: the methods {needs_two} tell domains apart in stage 1 and need at least "
+            f"two domains, but domains lists {list(raw['domains'])}"
+        )
     data = dict(raw["data"])
     for split in ("train", "dev"):
         if not data.get(split):
@@ -537,6 +546,11 @@ def _check_mft_model_sweep(path: str, values: List[Any]) -> None:
         )
 
 
+def _methods_needing_two_domains(methods: List[str]) -> List[str]:
+    """The `methods` whose stage 1 tells domains apart (`TWO_DOMAIN_STAGE1_KINDS`)."""
+    return [m for m in methods if METHODS[m]["stage1"] in TWO_DOMAIN_STAGE1_KINDS]
+
+
 def _check_transfer(
     path: str,
     raw: Dict[str, Any],
@@ -592,7 +606,7 @@ def _check_transfer(
             f"{path}: transfer: method bert_mix_ft is BERT (Mix) in a transfer experiment (pooled "
             "training on the other domains, then fine-tuning on the held-out one); use bert_mix"
         )
-    needs_two = [m for m in raw["methods"] if METHODS[m]["stage1"] in ("adv", "mft")]
+    needs_two = _methods_needing_two_domains(raw["methods"])
     if needs_two and len(domains) < 3:
         raise ConfigurationError(
             f"{path}: transfer: the methods {needs_two} tell domains apart in stage 1 and need "

@@ -1,6 +1,12 @@
-"""Helpers of the experiment tests: the fixture experiment, its command line, its tables."""
+"""
+Helpers of the experiment tests: the fixture experiment, its command line, its tables, and the
+files of a finished run written by hand.
+"""
 import argparse
+import io
+import json
 import os
+import tarfile
 
 from mft_plugin.commands.experiment import MftExperiment
 from tests.conftest import FIXTURES, TINY_ENVIRONMENT
@@ -33,3 +39,34 @@ def results_table(markdown, heading):
         cells = [cell.strip().strip("*") for cell in line.strip("|").split("|")]
         rows[cells[0]] = dict(zip(header[1:], cells[1:]))
     return header, rows
+
+
+def write_model_archive(folder):
+    """
+    A minimal model.tar.gz in `folder` that the runner counts as whole: a gzipped tar holding
+    weights.th, config.json and a vocabulary/ folder (not a model that loads).
+    """
+    members = {
+        "config.json": b"{}",
+        "weights.th": b"",
+        "vocabulary/non_padded_namespaces.txt": b"*tags\n*labels\n",
+    }
+    with tarfile.open(folder / "model.tar.gz", "w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+
+
+def write_finished_metrics(folder, metric, domains, **extra):
+    """
+    A metrics.json in `folder` as a finished training writes it: the best and the last epoch's
+    dev `metric`, overall and of each of `domains` (all 0.5), updated with `extra`.
+    """
+    metrics = {"best_epoch": 0}
+    for prefix in ("validation", "best_validation"):
+        metrics[f"{prefix}_{metric}"] = 0.5
+        for domain in domains:
+            metrics[f"{prefix}_{metric}_{domain}"] = 0.5
+    metrics.update(extra)
+    (folder / "metrics.json").write_text(json.dumps(metrics))

@@ -209,7 +209,11 @@ def test_runs_whose_archives_were_deleted_keep_their_scores(finished, in_process
     logged = in_process(finished)
     assert "5 runs planned, 5 already finished, 0 to train" in logged
     assert json.loads((finished / "results.json").read_text())["runs"] == before
-    with pytest.raises(ConfigurationError, match="has no model.tar.gz .deleted after training."):
+    with pytest.raises(
+        ConfigurationError,
+        match=r"has no intact model\.tar\.gz \(\S*model\.tar\.gz is missing; "
+        r"deleted after training\?\)",
+    ):
         in_process(finished, "--test-data", str(FIXTURES / "data/taxonomy/train"))
 
     # a stage 2 killed before its first checkpoint: its stage 1 is trained again for it, the

@@ -31,12 +31,18 @@ RUNS_BY_WAVE = [
     ],
     ["mft_full/default/seed-13/animal", "mft_full/default/seed-13/vehicle"],
 ]
-# The trained export: one domain keeps it to three `allennlp` processes, both waves and methods.
-ANIMAL_ONLY = '{"domains": ["animal"]}'
+# The trained export: another seed shapes every line (its run ids too, so a line without the
+# option plans no such run); the fixture's two domains, the fewest MFT's stage 1 trains on,
+# keep it to five `allennlp` processes over both waves and methods.
+OTHER_SEED = '{"seeds": [7]}'
 TEST_DATA = "tests/fixtures/data/taxonomy/train"  # relative: the export makes it absolute
 TRAINED_RUNS = [
-    ["bert_s/default/seed-13/animal", "mft_full/default/seed-13/stage1"],
-    ["mft_full/default/seed-13/animal"],
+    [
+        "bert_s/default/seed-7/animal",
+        "bert_s/default/seed-7/vehicle",
+        "mft_full/default/seed-7/stage1",
+    ],
+    ["mft_full/default/seed-7/animal", "mft_full/default/seed-7/vehicle"],
 ]
 
 
@@ -182,12 +188,13 @@ def test_parallel_script_runs_the_waves_in_order_and_stops_after_a_failed_one(
 def trained_by_waves(tmp_path_factory):
     """
     An export trained the way a scheduler would: wave 1 by a plain bash loop over its lines,
-    wave 2 through the Slurm array task script; collected after each wave, then reported by the
-    sequential path too (which trains nothing then).
+    wave 2 through the Slurm array task script, one task per line as the array runs them;
+    collected after each wave, then reported by the sequential path too (which trains nothing
+    then).
     """
     out = tmp_path_factory.mktemp("exported")
     elsewhere = tmp_path_factory.mktemp("elsewhere")  # the lines find the project themselves
-    options = ["-o", ANIMAL_ONLY, "--test-data", TEST_DATA]
+    options = ["-o", OTHER_SEED, "--test-data", TEST_DATA]
     state = SimpleNamespace(out=out, options=options)
     with pytest.MonkeyPatch.context() as patch:
         for name, value in EXPERIMENT_ENVIRONMENT.items():
@@ -213,14 +220,15 @@ def trained_by_waves(tmp_path_factory):
         state.partial_markdown = (out / "results.md").read_text()
         state.partial_results = json.loads((out / "results.json").read_text())
 
-        wave_2 = subprocess.run(
-            ["bash", str(commands / "slurm-array.sbatch"), str(commands / "wave-2.txt")],
-            cwd=elsewhere,
-            env=dict(subprocess_environment(), SLURM_ARRAY_TASK_ID="1"),
-            capture_output=True,
-            text=True,
-        )
-        assert wave_2.returncode == 0, wave_2.stderr[-3000:]
+        for task_id in range(1, len(state.wave_lines[1]) + 1):
+            wave_2 = subprocess.run(
+                ["bash", str(commands / "slurm-array.sbatch"), str(commands / "wave-2.txt")],
+                cwd=elsewhere,
+                env=dict(subprocess_environment(), SLURM_ARRAY_TASK_ID=str(task_id)),
+                capture_output=True,
+                text=True,
+            )
+            assert wave_2.returncode == 0, wave_2.stderr[-3000:]
 
         with contextlib.redirect_stdout(io.StringIO()):
             mft_experiment_in_process(EXPERIMENT, "-s", out, "--collect", *options)
@@ -232,11 +240,12 @@ def trained_by_waves(tmp_path_factory):
 
 
 def test_export_passes_the_options_that_shape_the_runs_to_every_line(trained_by_waves):
-    assert [len(lines) for lines in trained_by_waves.wave_lines] == [2, 1]
-    for lines in trained_by_waves.wave_lines:
+    assert [len(lines) for lines in trained_by_waves.wave_lines] == [3, 2]
+    for lines, runs in zip(trained_by_waves.wave_lines, TRAINED_RUNS):
+        assert [shlex.split(line)[-1] for line in lines] == runs
         for line in lines:
             words = shlex.split(line)
-            assert words[words.index("-o") + 1] == ANIMAL_ONLY
+            assert words[words.index("-o") + 1] == OTHER_SEED
             assert words[words.index("--test-data") + 1] == str(PROJECT_ROOT / TEST_DATA)
 
 
@@ -246,28 +255,37 @@ def test_wave_lines_run_in_order_train_every_run(trained_by_waves):
         assert (out / run / "model.tar.gz").is_file(), run
         assert (out / run / "metrics.json").is_file(), run
         assert not list((out / run).glob("*.th")), run  # checkpoints removed, as sequentially
-    stage2 = json.loads((out / "mft_full/default/seed-13/animal/config.json").read_text())
-    initializer = stage2["model"]["initializer"]["regexes"][0][1]
-    assert initializer["weights_file_path"] == str(
-        out / "mft_full/default/seed-13/stage1/model.tar.gz"
-    )
-    # each task scored its model on the test data
-    assert len(list((out / "bert_s/default/seed-13/animal").glob("test-metrics-*.json"))) == 1
+    for domain in ("animal", "vehicle"):
+        stage2 = json.loads((out / f"mft_full/default/seed-7/{domain}/config.json").read_text())
+        initializer = stage2["model"]["initializer"]["regexes"][0][1]
+        assert initializer["weights_file_path"] == str(
+            out / "mft_full/default/seed-7/stage1/model.tar.gz"
+        )
+        # each task scored its model on the test data
+        for method in ("bert_s", "mft_full"):
+            run_dir = out / f"{method}/default/seed-7/{domain}"
+            assert len(list(run_dir.glob("test-metrics-*.json"))) == 1, run_dir
 
 
 def test_collect_on_a_partly_finished_folder_lists_the_missing_runs(trained_by_waves):
     missing = TRAINED_RUNS[1]
     assert trained_by_waves.partial_results["missing_runs"] == missing
     assert [row["run"] for row in trained_by_waves.partial_results["runs"]] == [
-        "bert_s/default/seed-13/animal"
+        "bert_s/default/seed-7/animal",
+        "bert_s/default/seed-7/vehicle",
     ]
     markdown = trained_by_waves.partial_markdown
-    assert "Runs not finished (1): `mft_full/default/seed-13/animal`" in markdown
+    assert (
+        "Runs not finished (2): `mft_full/default/seed-7/animal`, "
+        "`mft_full/default/seed-7/vehicle`"
+    ) in markdown
     _, rows = results_table(markdown, "dev")
     assert list(rows) == ["BERT (S)"]
     printed = trained_by_waves.partial_printed
-    assert "2 of 3 runs finished." in printed
-    assert "Not finished:\n  mft_full/default/seed-13/animal" in printed
+    assert "3 of 5 runs finished." in printed
+    assert (
+        "Not finished:\n  mft_full/default/seed-7/animal\n  mft_full/default/seed-7/vehicle"
+    ) in printed
 
 
 def test_collect_after_every_wave_reports_what_the_sequential_path_does(trained_by_waves):
@@ -279,17 +297,22 @@ def test_collect_after_every_wave_reports_what_the_sequential_path_does(trained_
     _, dev_rows = results_table(markdown, "dev")
     _, test_rows = results_table(markdown, "test")
     for method, folder in (("BERT (S)", "bert_s"), ("MFT (Full)", "mft_full")):
-        run_dir = out / folder / "default/seed-13/animal"
-        dev = (
-            100
-            * json.loads((run_dir / "metrics.json").read_text())["best_validation_accuracy_animal"]
-        )
-        test_file = next(run_dir.glob("test-metrics-*.json"))
-        tested = json.loads(test_file.read_text())
-        assert tested["test_data_path"] == str(PROJECT_ROOT / TEST_DATA)
-        test = 100 * tested["accuracy_animal"]
-        assert dev_rows[method] == {"animal": f"{dev:.1f}", "Average": f"{dev:.1f}"}
-        assert test_rows[method] == {"animal": f"{test:.1f}", "Average": f"{test:.1f}"}
+        dev, test = {}, {}
+        for domain in ("animal", "vehicle"):
+            run_dir = out / folder / "default/seed-7" / domain
+            metrics = json.loads((run_dir / "metrics.json").read_text())
+            dev[domain] = 100 * metrics[f"best_validation_accuracy_{domain}"]
+            test_file = next(run_dir.glob("test-metrics-*.json"))
+            tested = json.loads(test_file.read_text())
+            assert tested["test_data_path"] == str(PROJECT_ROOT / TEST_DATA)
+            test[domain] = 100 * tested[f"accuracy_{domain}"]
+        for rows, scores in ((dev_rows, dev), (test_rows, test)):
+            average = (scores["animal"] + scores["vehicle"]) / 2
+            assert rows[method] == {
+                "animal": f"{scores['animal']:.1f}",
+                "vehicle": f"{scores['vehicle']:.1f}",
+                "Average": f"{average:.1f}",
+            }, method
 
 
 def test_rerunning_a_finished_task_trains_nothing(trained_by_waves, experiment_env):

@@ -126,6 +126,36 @@ def test_experiment_errors_name_the_key(tmp_path, content, message):
     assert str(error.value).startswith(path)
 
 
+@pytest.mark.parametrize(
+    "methods, refused",
+    [
+        (["bert_s", "mft_full"], ["mft_full"]),
+        (["mft_dc", "mft_tw", "bert_adv", "bert_mix"], ["mft_dc", "mft_tw", "bert_adv"]),
+    ],
+)
+@pytest.mark.parametrize("domains", [["animal"], ["animal", "animal"]])
+def test_methods_that_tell_domains_apart_are_refused_with_one_domain(
+    tmp_path, methods, refused, domains
+):
+    path = _experiment_file(tmp_path, domains=domains, methods=methods)
+    with pytest.raises(ConfigurationError) as error:
+        load_experiment(path)
+    assert str(error.value) == (
+        f"{path}: the methods {refused} tell domains apart in stage 1 and need at least two "
+        f"domains, but domains lists {domains}"
+    )
+
+
+def test_methods_that_do_not_tell_domains_apart_plan_one_domain(tmp_path):
+    methods = ["bert_s", "bert_mix", "bert_mtl", "bert_mix_ft"]
+    experiment = load_experiment(_experiment_file(tmp_path, domains=["animal"], methods=methods))
+    runs = plan_runs(experiment)
+    assert "bert_s/default/seed-1/animal" in [run.run_id for run in runs]
+    assert {run.method for run in runs} == set(methods)
+    # the experiment's one domain reaches every run's reader
+    assert all(run.spec["reader"]["domains"] == ["animal"] for run in runs)
+
+
 def test_an_override_that_replaces_a_nested_object_gets_a_hint_about_dotted_keys(tmp_path):
     path = _experiment_file(tmp_path, sweep={"parameter": "lambda", "values": [0.1, 0.2]})
     # AllenNLP's -o replaces `sweep` whole: its parameter is gone

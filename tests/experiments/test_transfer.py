@@ -29,6 +29,8 @@ from tests.experiments.helpers import (
     EXPERIMENT_ENVIRONMENT,
     mft_experiment_in_process,
     results_table,
+    write_finished_metrics,
+    write_model_archive,
 )
 
 TRANSFER = FIXTURES / "experiments" / "transfer.jsonnet"
@@ -339,10 +341,22 @@ def test_transfer_table_has_a_row_per_method_and_setting_and_a_column_per_held_o
 
 
 def _run_folder_with(runner, run, files):
-    """The run's folder holding only `files` (their content does not decide its status)."""
-    runner.run_dir(run).mkdir(parents=True)
+    """
+    The run's folder holding only `files`, each a real one of its kind: model.tar.gz an archive
+    that opens whole, metrics.json a finished run's with the dev figures the runner scores, a
+    checkpoint a file by its name.
+    """
+    folder = runner.run_dir(run)
+    folder.mkdir(parents=True)
     for name in files:
-        (runner.run_dir(run) / name).write_text("{}")
+        if name == "model.tar.gz":
+            write_model_archive(folder)
+        elif name == "metrics.json":
+            write_finished_metrics(
+                folder, runner.experiment.metric, runner.experiment.domains, kept_epoch=0
+            )
+        else:
+            (folder / name).write_text("{}")
 
 
 @pytest.mark.parametrize(
@@ -387,9 +401,10 @@ def test_zero_shot_scores_refuse_a_stage1_run_that_kept_its_best_epoch(tmp_path,
     run = runner.find_run(BASE.format("bert_mix", "stage1"))
     folder = runner.run_dir(run)
     folder.mkdir(parents=True)
-    (folder / "model.tar.gz").write_bytes(b"")
+    write_model_archive(folder)
     # an archive of the best epoch (AllenNLP's default), which `checkpoint: last` does not score
-    (folder / "metrics.json").write_text(json.dumps({"best_epoch": 0}))
+    write_finished_metrics(folder, runner.experiment.metric, runner.experiment.domains)
+    assert runner.status(run) == "done"
     (folder / "zero-shot-plant.json").write_text(json.dumps({"accuracy": 0.5}))
     with pytest.raises(ConfigurationError, match="has no kept_epoch: the run kept its best epoch"):
         runner.scores(run)
