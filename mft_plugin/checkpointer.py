@@ -3,6 +3,7 @@ Checkpoints that survive a kill or a full disk: written whole or not at all, and
 newest checkpoint skipped on `--recover`, named, for the intact one before it.
 """
 import errno
+import io
 import logging
 import os
 import shutil
@@ -55,9 +56,14 @@ def save_atomically(value: Any, path: str) -> None:
     of space raises `OSError(ENOSPC)` saying "disk full" and naming `path`.
     """
     temporary = f"{path}.tmp{os.getpid()}"
+    # Serialised in memory first, then written by Python: torch's zip writer, left behind by a
+    # write that failed on a full disk, throws again from its destructor when it is collected,
+    # which aborts the process on torch 1.12 (the classic stack).
+    serialised = io.BytesIO()
+    torch.save(value, serialised)
     try:
         with open(temporary, "wb") as handle:
-            torch.save(value, handle)
+            handle.write(serialised.getbuffer())
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
