@@ -16,7 +16,14 @@ from tests.conftest import PROJECT_ROOT
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 INDEX = PROJECT_ROOT / "docs" / "results.md"
 # benchmarks, not experiments: their pages are written by hand or by their own scripts
-NOT_EXPERIMENTS = {"gpu", "speed", "stack_agreement", "table5_typicality_amazon"}
+NOT_EXPERIMENTS = {
+    "gpu",
+    "host_overhead",
+    "speed",
+    "stack_agreement",
+    "startup",
+    "table5_typicality_amazon",
+}
 
 
 def test_the_experiment_folders_are_those_with_a_results_json():
