@@ -424,18 +424,16 @@ def check_model_section(path: str, key: str, options: Any) -> None:
     """
     if not isinstance(options, dict):
         raise ConfigurationError(f"{path}: {key} must be an object of model keys, got {options!r}")
-    for name, instead in MODEL_KEYS_SET_ELSEWHERE.items():
-        if name in options:
-            raise ConfigurationError(f"{path}: {key}.{name} cannot be set here: {instead}")
     from mft_plugin.models.classifier import TransformerClassifier
 
-    allowed = _parameters(TransformerClassifier) - set(MODEL_KEYS_SET_ELSEWHERE)
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise ConfigurationError(
-            f"{path}: {key} has key(s) {unknown} that the plugin's models do not take; "
-            f"they take {sorted(allowed)}"
-        )
+    _check_option_keys(
+        path,
+        key,
+        options,
+        MODEL_KEYS_SET_ELSEWHERE,
+        _parameters(TransformerClassifier),
+        "the plugin's models do not take; they take",
+    )
 
 
 def _with_defaults(
@@ -466,18 +464,14 @@ def check_mft_model(path: str, key: str, options: Any) -> None:
         raise ConfigurationError(
             f"{path}: {key} must be an object of meta_fine_tuning options, got {options!r}"
         )
-    for name, instead in MFT_MODEL_KEYS_SET_ELSEWHERE.items():
-        if name in options:
-            raise ConfigurationError(f"{path}: {key}.{name} cannot be set here: {instead}")
-    allowed = (_parameters(MetaFineTuning) | _parameters(TransformerClassifier)) - set(
-        MFT_MODEL_KEYS_SET_ELSEWHERE
+    _check_option_keys(
+        path,
+        key,
+        options,
+        MFT_MODEL_KEYS_SET_ELSEWHERE,
+        _parameters(MetaFineTuning) | _parameters(TransformerClassifier),
+        "the meta_fine_tuning model does not take; it takes",
     )
-    unknown = sorted(set(options) - allowed)
-    if unknown:
-        raise ConfigurationError(
-            f"{path}: {key} has key(s) {unknown} that the meta_fine_tuning model does not take; "
-            f"it takes {sorted(allowed)}"
-        )
     if "corruption" in options and options["corruption"] not in CORRUPTIONS:
         raise ConfigurationError(
             f"{path}: {key}.corruption must be one of {CORRUPTIONS}, got {options['corruption']!r}"
@@ -489,18 +483,14 @@ def check_mft_model(path: str, key: str, options: Any) -> None:
         raise ConfigurationError(
             f"{path}: {key}.typicality must be an object or null, got {typicality!r}"
         )
-    for name, instead in TYPICALITY_KEYS_SET_ELSEWHERE.items():
-        if name in typicality:
-            raise ConfigurationError(
-                f"{path}: {key}.typicality.{name} cannot be set here: {instead}"
-            )
-    allowed = _parameters(TypicalityConfig) - set(TYPICALITY_KEYS_SET_ELSEWHERE)
-    unknown = sorted(set(typicality) - allowed)
-    if unknown:
-        raise ConfigurationError(
-            f"{path}: {key}.typicality has key(s) {unknown} that typicality does not take; "
-            f"it takes {sorted(allowed)}"
-        )
+    _check_option_keys(
+        path,
+        f"{key}.typicality",
+        typicality,
+        TYPICALITY_KEYS_SET_ELSEWHERE,
+        _parameters(TypicalityConfig),
+        "typicality does not take; it takes",
+    )
     try:
         TypicalityConfig(**typicality)
     except (TypeError, ValueError) as error:  # a value out of range names its key
@@ -517,6 +507,30 @@ def _check_alpha(path: str, key: str, alpha: Any) -> None:
         TypicalityConfig(alpha=alpha)
     except ValueError as error:
         raise ConfigurationError(f"{path}: {key}: {error}") from None
+
+
+def _check_option_keys(
+    path: str,
+    key: str,
+    options: Dict[str, Any],
+    set_elsewhere: Dict[str, str],
+    parameters: set,
+    not_taken: str,
+) -> None:
+    """
+    Refuse the keys of the object `key` that other experiment keys set (`set_elsewhere`: key ->
+    what to use instead), then those not among `parameters`, the message ending with
+    `not_taken` and the keys it does take.
+    """
+    for name, instead in set_elsewhere.items():
+        if name in options:
+            raise ConfigurationError(f"{path}: {key}.{name} cannot be set here: {instead}")
+    allowed = parameters - set(set_elsewhere)
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ConfigurationError(
+            f"{path}: {key} has key(s) {unknown} that {not_taken} {sorted(allowed)}"
+        )
 
 
 def _parameters(cls) -> set:
