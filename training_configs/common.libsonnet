@@ -1,16 +1,10 @@
 // Pieces shared by every experiment of the plugin.
 //
-// Settings come from environment variables (importing the plugin fills in the defaults, see
-// mft_plugin/settings.py) and every key can be overridden with `allennlp train -o '{...}'`:
-//   MFT_ENCODER      encoder name or directory   (default: the prepared offline MiniLM)
-//   MFT_DATA_DIR     root of the task data       (default: ../shared/data)
-//   MFT_SEED         random seed                 (default: 13)
-//   MFT_SKIP_LAYERS  Ls, e.g. "4,8,12"           (default: auto = thirds of the encoder depth)
-//   MFT_BF16         "true": run the encoder under bfloat16 autocast (default: false)
-//   MFT_DOMAIN       the domain of a single-domain run (bert_s, stage2)
-//   MFT_STAGE1       the stage-1 model.tar.gz a stage-2 run starts from
-//   MFT_KEEP_EPOCH   "last" (default): a run keeps (archives) its last epoch; "best": the
-//                    epoch with the best validation accuracy, AllenNLP's default
+// Settings come from the MFT_* environment variables (the table of them, with their defaults and
+// meanings, is ENVIRONMENT in mft_plugin/settings.py, shown in docs/configuration.md; importing
+// the plugin fills in the default of every unset one), and every key can be overridden with
+// `allennlp train -o '{...}'`. The stage settings (learning rate, epochs, batch size, λ, α) are
+// in defaults.libsonnet.
 local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
 
 {
@@ -24,16 +18,8 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
   skip_layers:: if skip_layers_setting == 'auto' then null
                 else std.map(std.parseInt, std.split(skip_layers_setting, ',')),
 
-  // The paper's defaults (§4.1): learning rate 2e-5, batch 32, max length 128, α 0.5, λ 0.1.
-  defaults:: {
-    lr: 2e-5,
-    batch_size: 32,
-    max_length: 128,
-    alpha: 0.5,
-    lambda: 0.1,
-    mft_epochs: 1,
-    finetune_epochs: 3,
-  },
+  // The stage settings (§4.1 of the paper), shared with `allennlp mft-experiment`.
+  defaults:: import 'defaults.libsonnet',
 
   text_field_embedder:: {
     token_embedders: {
@@ -90,8 +76,8 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
   seeds:: { random_seed: $.seed, numpy_seed: $.seed, pytorch_seed: $.seed },
 
   // Plain fine-tuning of one model on every domain of `task` pooled: BERT (Mix) of the paper.
-  mixed_finetune(task, num_epochs=$.defaults.finetune_epochs, lr=$.defaults.lr,
-                 batch_size=$.defaults.batch_size)::
+  mixed_finetune(task, num_epochs=$.defaults.stage2.epochs, lr=$.defaults.stage2.lr,
+                 batch_size=$.defaults.stage2.batch_size)::
     $.seeds + task + $.data_loaders(batch_size) + {
       model: { type: 'mft_transformer_classifier', text_field_embedder: $.text_field_embedder, bf16: $.bf16 },
       trainer: $.trainer(num_epochs, lr),
@@ -106,8 +92,8 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
   // of stage-1 classes the stage-2 data lacks. With stage1_label_classifier=false only the
   // encoder is loaded and the label classifier starts afresh: a BERT (MTL) archive on a domain
   // it has no head for (a new domain).
-  single_domain(task, domain, stage1_archive=null, num_epochs=$.defaults.finetune_epochs,
-                lr=$.defaults.lr, batch_size=$.defaults.batch_size, stage1_label_classifier=true)::
+  single_domain(task, domain, stage1_archive=null, num_epochs=$.defaults.stage2.epochs,
+                lr=$.defaults.stage2.lr, batch_size=$.defaults.stage2.batch_size, stage1_label_classifier=true)::
     assert domain != '' : 'single-domain fine-tuning needs a domain (MFT_DOMAIN)';
     local from_stage1 = stage1_archive != null && stage1_archive != '';
     // The encoder: the transformer and whatever a basic_classifier-shaped model section puts
@@ -135,8 +121,8 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
     },
 
   // BERT (MTL), stage 1: shared encoder, one classifier a domain, single-domain batches.
-  multi_task(task, num_epochs=$.defaults.mft_epochs, lr=$.defaults.lr,
-             batch_size=$.defaults.batch_size)::
+  multi_task(task, num_epochs=$.defaults.stage1.epochs, lr=$.defaults.stage1.lr,
+             batch_size=$.defaults.stage1.batch_size)::
     $.seeds + task + $.data_loaders(batch_size) + {
       data_loader: {
         batch_sampler: { type: 'mft_single_domain_bucket', batch_size: batch_size, sorting_keys: ['tokens'] },
@@ -147,8 +133,9 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
     },
 
   // BERT (Adv), stage 1: Mix plus a domain classifier behind a gradient-reversal layer.
-  adversarial(task, reversal_weight=0.1, reversal_schedule='fixed', num_epochs=$.defaults.mft_epochs,
-              lr=$.defaults.lr, batch_size=$.defaults.batch_size)::
+  adversarial(task, reversal_weight=$.defaults.stage1.reversal_weight,
+              reversal_schedule=$.defaults.stage1.reversal_schedule, num_epochs=$.defaults.stage1.epochs,
+              lr=$.defaults.stage1.lr, batch_size=$.defaults.stage1.batch_size)::
     $.seeds + task + $.data_loaders(batch_size) + {
       model: {
         type: 'mft_adversarial',
@@ -162,8 +149,9 @@ local skip_layers_setting = std.extVar('MFT_SKIP_LAYERS');
 
   // Stage 1 of MFT on every domain of `task` (a task's base.libsonnet), one of the paper's
   // three variants: full, dc (no typicality weights) or tw (no domain corruption).
-  mft_stage1(task, variant, lambda=$.defaults.lambda, alpha=$.defaults.alpha,
-             num_epochs=$.defaults.mft_epochs, lr=$.defaults.lr, batch_size=$.defaults.batch_size)::
+  mft_stage1(task, variant, lambda=$.defaults.stage1.lambda, alpha=$.defaults.stage1.alpha,
+             num_epochs=$.defaults.stage1.epochs, lr=$.defaults.stage1.lr,
+             batch_size=$.defaults.stage1.batch_size)::
     assert std.member(['full', 'dc', 'tw'], variant) : 'variant must be full, dc or tw';
     $.seeds + task + $.data_loaders(batch_size) + {
       model: {

@@ -86,7 +86,9 @@ class MftExperiment(Subcommand):
 
 
 def run_experiment_from_args(args: argparse.Namespace) -> None:
-    experiment = load_experiment(args.experiment_file, args.overrides, args.test_data)
+    experiment = load_experiment(
+        args.experiment_file, args.overrides, args.test_data, configs_dir=args.configs_dir
+    )
     # `--include-package` of this command reaches every run, as the experiment's own list does.
     for package in getattr(args, "include_package", None) or []:
         if package not in experiment.include_package:

@@ -7,7 +7,8 @@ transfer, seeds, your own data) is docs/experiments.md; keep it in step with the
 checks here. In this module:
 
 - `load_experiment` reads a jsonnet experiment file (with `-o` overrides), fills in the
-  defaults (`DEFAULT_STAGE1`, `DEFAULT_STAGE2`, `DEFAULT_TRANSFER`) and validates it into an
+  defaults (`stage1`, `stage2` and `transfer` of training_configs/defaults.libsonnet, which the
+  `allennlp train` configs read too) and validates it into an
   `Experiment`; an unknown key, a bad value or an `mft_model` key that another experiment key
   sets (`MFT_MODEL_KEYS_SET_ELSEWHERE`, `TYPICALITY_KEYS_SET_ELSEWHERE`) is a
   `ConfigurationError` naming the file and key.
@@ -30,8 +31,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from _jsonnet import evaluate_snippet
 from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
+
+from mft_plugin.settings import stage_defaults, training_configs_dir
 
 METHODS: Dict[str, Dict[str, Any]] = {
     # name: display name, stage-1 kind (None: no stage 1), MFT variant
@@ -61,20 +65,8 @@ CHECKPOINTS = ("last", "best")
 # When a run scores dev: after every epoch, or (with checkpoint 'last') after the last only,
 # which is all the scoring rule reads and most of a few-shot run's time.
 VALIDATIONS = ("every_epoch", "last_epoch")
-DEFAULT_STAGE1 = {
-    "epochs": 1,
-    "lr": 2e-5,
-    "batch_size": 32,
-    "lambda": 0.1,
-    "alpha": 0.5,
-    "skip_layers": None,
-    "reversal_weight": 0.1,
-    "reversal_schedule": "fixed",
-    "prototypes_per_class": 1,
-    "mft_model": {},
-}
-DEFAULT_STAGE2 = {"epochs": 3, "lr": 2e-5, "batch_size": 32}
-DEFAULT_TRANSFER = {"shots": [32, 128, None], "epochs": {}, "held_out": None}
+# The function both merges of model options evaluate (see `merge_nested`).
+MERGE_FILE = "merge.libsonnet"
 TOP_LEVEL_KEYS = {
     "name",
     "task",
@@ -181,7 +173,7 @@ class Experiment:
     sweep: Optional[Dict[str, Any]]
     overrides: Dict[str, Any]
     stage1_scores: bool = False
-    transfer: Optional[Dict[str, Any]] = None  # with every key of DEFAULT_TRANSFER
+    transfer: Optional[Dict[str, Any]] = None  # with every key of defaults.libsonnet's transfer
     validate: str = "every_epoch"
     # Your own data: the reader section of every run (task `custom`), keys of every run's
     # model section, and the modules to import (`--include-package`) that register them.
@@ -243,10 +235,19 @@ class Run:
         return f"{display}, seed {self.seed}, {stage}"
 
 
-def load_experiment(path: str, overrides: str = "", test_data: Optional[str] = None) -> Experiment:
-    """Read and check an experiment file; errors name the offending key."""
+def load_experiment(
+    path: str,
+    overrides: str = "",
+    test_data: Optional[str] = None,
+    configs_dir: Optional[str] = None,
+) -> Experiment:
+    """
+    Read and check an experiment file; errors name the offending key. The keys of `stage1`,
+    `stage2` and `transfer` it leaves out come from `defaults.libsonnet` in `configs_dir`
+    (default: the shipped training_configs, whose configs read the same file).
+    """
     try:
-        return _load_experiment(path, overrides, test_data)
+        return _load_experiment(path, overrides, test_data, configs_dir)
     except ConfigurationError as error:
         if overrides.strip() in ("", "{}"):
             raise
@@ -259,7 +260,9 @@ def load_experiment(path: str, overrides: str = "", test_data: Optional[str] = N
         ) from error
 
 
-def _load_experiment(path: str, overrides: str, test_data: Optional[str]) -> Experiment:
+def _load_experiment(
+    path: str, overrides: str, test_data: Optional[str], configs_dir: Optional[str]
+) -> Experiment:
     raw = Params.from_file(path, params_overrides=overrides).as_dict(quiet=True)
     unknown = sorted(set(raw) - TOP_LEVEL_KEYS)
     if unknown:
@@ -306,8 +309,11 @@ def _load_experiment(path: str, overrides: str, test_data: Optional[str]) -> Exp
     seeds = raw.get("seeds", [13])
     if not seeds or not all(isinstance(s, int) for s in seeds):
         raise ConfigurationError(f"{path}: seeds must be a non-empty list of integers")
-    stage1 = _with_defaults(path, "stage1", raw.get("stage1", {}), DEFAULT_STAGE1)
-    stage2 = _with_defaults(path, "stage2", raw.get("stage2", {}), DEFAULT_STAGE2)
+    # Every stage setting the file leaves out: training_configs/defaults.libsonnet, the same
+    # file the `allennlp train` configs read.
+    defaults = stage_defaults(configs_dir)
+    stage1 = _with_defaults(path, "stage1", raw.get("stage1", {}), defaults["stage1"])
+    stage2 = _with_defaults(path, "stage2", raw.get("stage2", {}), defaults["stage2"])
     for section, values in (("stage1", stage1), ("stage2", stage2)):
         for key in ("epochs", "batch_size"):  # 0 epochs: a division by zero in the schedule
             if not _is_positive_integer(values[key]):
@@ -350,7 +356,9 @@ def _load_experiment(path: str, overrides: str, test_data: Optional[str]) -> Exp
     few_shot = dict(raw.get("few_shot", {}))
     transfer = raw.get("transfer")
     if transfer is not None:
-        transfer = _check_transfer(path, raw, transfer, few_shot, sweep, stage1_scores)
+        transfer = _check_transfer(
+            path, raw, transfer, defaults["transfer"], few_shot, sweep, stage1_scores
+        )
     encoder = raw.get("encoder") or os.environ.get("MFT_ENCODER")
     if not encoder:
         raise ConfigurationError(f"{path}: no encoder (set the key `encoder` or MFT_ENCODER)")
@@ -569,13 +577,14 @@ def _check_transfer(
     path: str,
     raw: Dict[str, Any],
     given: Any,
+    defaults: Dict[str, Any],
     few_shot: Dict[str, Any],
     sweep: Optional[Dict[str, Any]],
     stage1_scores: bool,
 ) -> Dict[str, Any]:
     if not isinstance(given, dict):
         raise ConfigurationError(f"{path}: transfer must be an object or null, got {given!r}")
-    transfer = copy.deepcopy(_with_defaults(path, "transfer", given, DEFAULT_TRANSFER))
+    transfer = copy.deepcopy(_with_defaults(path, "transfer", given, defaults))
     shots = transfer["shots"]
     if (
         not isinstance(shots, list)
@@ -666,14 +675,16 @@ def sweep_label(parameter: str, value: Any) -> str:
 def merge_nested(target: Any, patch: Any) -> Any:
     """
     `patch` merged into `target`: objects key by key, any other value (null too) replaces.
-    training_configs/experiment.libsonnet merges `mft_model` into the model config the same way.
+    Evaluates training_configs/merge.libsonnet, the function experiment.libsonnet merges model
+    options with, so the two merges cannot drift apart.
     """
-    if not (isinstance(target, dict) and isinstance(patch, dict)):
-        return copy.deepcopy(patch)
-    merged = copy.deepcopy(target)
-    for key, value in patch.items():
-        merged[key] = merge_nested(merged[key], value) if key in merged else copy.deepcopy(value)
-    return merged
+    merged = evaluate_snippet(
+        "merge_nested",
+        f"function(target, patch) (import {json.dumps(MERGE_FILE)})(target, patch)",
+        jpathdir=[str(training_configs_dir())],
+        tla_codes={"target": json.dumps(target), "patch": json.dumps(patch)},
+    )
+    return json.loads(merged)
 
 
 def plan_runs(experiment: Experiment) -> List[Run]:
