@@ -16,21 +16,8 @@
 // validate: 'last_epoch' scores dev after the last (kept) epoch only; 'every_epoch' (the default)
 // leaves the config as it was.
 local common = import 'common.libsonnet';
+local merge_nested = import 'merge.libsonnet';
 
-// `patch` merged into `target` as plan.py's merge_nested does: objects key by key, any other
-// value (null too) replaces.
-local merge_nested(target, patch) =
-  std.foldl(
-    function(merged, key)
-      merged + {
-        [key]:
-          if std.isObject(patch[key]) && std.objectHas(merged, key) && std.isObject(merged[key])
-          then merge_nested(merged[key], patch[key])
-          else patch[key],
-      },
-    std.objectFields(patch),
-    target
-  );
 local tasks = {
   nli: import 'nli/base.libsonnet',
   reviews: import 'reviews/base.libsonnet',
