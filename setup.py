@@ -1,3 +1,4 @@
+import re
 import shutil
 from pathlib import Path
 
@@ -25,9 +26,15 @@ class BuildWithConfigs(build_py):
             )
 
 
+def package_version() -> str:
+    """The version, written once: `__version__` in mft_plugin/__init__.py (read, not imported)."""
+    text = (Path(__file__).resolve().parent / "mft_plugin" / "__init__.py").read_text()
+    return re.search(r'^__version__ = "([^"]+)"$', text, re.MULTILINE).group(1)
+
+
 setup(
     name="mft-plugin",
-    version="0.1.0",
+    version=package_version(),
     description=(
         "Meta Fine-Tuning (MFT, EMNLP 2020) for multi-domain text mining, as an AllenNLP plugin: "
         "multi-domain readers, typicality-weighted and skip-layer domain-corruption losses, "
