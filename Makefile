@@ -1,6 +1,6 @@
 # The two commands of the README: `make install`, then `make test`.
 # STACK=classic selects AllenNLP's own pins on Python 3.10 (see scripts/install.sh).
-.PHONY: install test lock results
+.PHONY: install test lock results docs
 
 STACK ?= default
 export STACK
@@ -18,3 +18,8 @@ lock:
 # and the results index docs/results.md (see mft_plugin/experiments/pages.py).
 results:
 	PYTHONPATH=$(CURDIR) $(if $(filter classic,$(STACK)),.venv-classic,.venv)/bin/python -m mft_plugin.experiments.pages benchmarks/results docs/results.md
+
+# The generated parts of the docs: the results pages (above) and the tables of
+# docs/configuration.md (the MFT_* variables and the stage settings; see mft_plugin/settings.py).
+docs: results
+	PYTHONPATH=$(CURDIR) $(if $(filter classic,$(STACK)),.venv-classic,.venv)/bin/python -m mft_plugin.settings docs/configuration.md

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 import mft_plugin.plugin  # noqa: F401  (registers the readers, models, callbacks and predictors)
+from mft_plugin.settings import environment_defaults
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
@@ -16,17 +17,11 @@ requires_shared_data = pytest.mark.skipif(
     not SHARED_DATA.is_dir(), reason=f"real data not found at {SHARED_DATA}"
 )
 
-# The shipped training configs, pointed at the tiny BERT and the fixture data.
-TINY_ENVIRONMENT = {
-    "MFT_ENCODER": TINY_BERT,
-    "MFT_DATA_DIR": str(FIXTURE_DATA),
-    "MFT_SEED": "13",
-    "MFT_SKIP_LAYERS": "auto",
-    "MFT_BF16": "false",
-    "MFT_DOMAIN": "",
-    "MFT_STAGE1": "",
-    "MFT_KEEP_EPOCH": "last",
-}
+# The shipped training configs, pointed at the tiny BERT and the fixture data; every other
+# MFT_* variable at its documented default.
+TINY_ENVIRONMENT = dict(
+    environment_defaults(), MFT_ENCODER=TINY_BERT, MFT_DATA_DIR=str(FIXTURE_DATA)
+)
 CONFIGS = PROJECT_ROOT / "training_configs"
 
 
