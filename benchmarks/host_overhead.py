@@ -27,6 +27,7 @@ the bare one next to it, and the ratio of the two sides' medians) with their tar
 
     python benchmarks/host_overhead.py                          # taxonomy, 200 pairs a domain
     python benchmarks/host_overhead.py --task nli --sample-count 100
+    python benchmarks/host_overhead.py --only prediction        # its archive: one untimed epoch
 
 What AllenNLP 2.10.1's trainer itself does per step (gradient_descent_trainer.py, `_train_epoch`),
 which no plugin setting removes: three host-device synchronisations, `if torch.isnan(loss)` and
@@ -374,7 +375,8 @@ def predict_comparison(task: str, archive: str, count: int, repeats: int) -> Dic
             ),
             ("model forward", [("mft_plugin/models/classifier.py", "forward")]),
             ("make_output_human_readable", [("classifier.py", "make_output_human_readable")]),
-            ("sanitize (AllenNLP's, in the predictor)", [("allennlp/common/util.py", "sanitize")]),
+            ("JSON values (the predictor's json_ready)", [("json_outputs.py", "json_ready")]),
+            ("sanitize (AllenNLP's)", [("allennlp/common/util.py", "sanitize")]),
         )
     ]
     total = stats.total_tt / steps  # type: ignore[attr-defined]  (all of the profiled run)
@@ -405,6 +407,11 @@ def main() -> None:
     parser.add_argument("--predict", type=int, default=1024, help="dev inputs to predict")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: least noise)")
     parser.add_argument(
+        "--only",
+        choices=["training", "prediction"],
+        help="measure one side only; `prediction` trains its archive for one untimed epoch",
+    )
+    parser.add_argument(
         "-o",
         "--overrides",
         default="{}",
@@ -425,20 +432,35 @@ def main() -> None:
     configs = PROJECT_ROOT / "training_configs" / args.task
     results: Dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        for key, config in (("plain", "bert_mix.jsonnet"), ("mft", "mft_full.jsonnet")):
-            results[key] = train(str(configs / config), overrides, args.epochs, f"{scratch}/{key}")
-        results["predict"] = predict_comparison(
-            args.task, f"{scratch}/plain/model.tar.gz", args.predict, args.repeats
-        )
+        if args.only == "prediction":  # an archive to predict with; its weights do not matter
+            from allennlp.commands.train import train_model_from_file
+
+            train_model_from_file(
+                str(configs / "bert_mix.jsonnet"),
+                f"{scratch}/plain",
+                overrides=json.dumps(dict(overrides, **{"trainer.num_epochs": 1})),
+            )
+        else:
+            for key, config in (("plain", "bert_mix.jsonnet"), ("mft", "mft_full.jsonnet")):
+                results[key] = train(
+                    str(configs / config), overrides, args.epochs, f"{scratch}/{key}"
+                )
+        if args.only != "training":
+            results["predict"] = predict_comparison(
+                args.task, f"{scratch}/plain/model.tar.gz", args.predict, args.repeats
+            )
 
     load = os.getloadavg()
+    batches = f"{results['plain']['steps']} training batches " if "plain" in results else ""
     print(
-        f"task {args.task}, {results['plain']['steps']} training batches "
+        f"task {args.task}, {batches}"
         f"({args.sample_count} instances per domain, overrides {args.overrides}), encoder "
         f"{Path(args.encoder).name}, torch {torch.__version__}, {args.threads} thread(s), load "
         f"average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
     for key, label in (("plain", "plain fine-tuning"), ("mft", "MFT stage 1")):
+        if key not in results:
+            continue
         run = results[key]
         ours, bare = (statistics.median(run[name]) for name in ("step_seconds", "bare_seconds"))
         print(
@@ -457,6 +479,8 @@ def main() -> None:
         )
         print_breakdown("trainer", run["breakdown"])
         print_breakdown("bare loop", run["bare_breakdown"])
+    if "predict" not in results:
+        return
     run = results["predict"]
     ours, bare = statistics.median(run["ours"]), statistics.median(run["bare"])
     print(

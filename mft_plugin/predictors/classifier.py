@@ -28,6 +28,7 @@ from allennlp.data.fields import LabelField
 from allennlp.predictors.predictor import Predictor
 
 from mft_plugin.data.common import MultiDomainReader
+from mft_plugin.predictors.json_outputs import json_ready
 
 
 class MalformedInputError(ValueError):
@@ -144,10 +145,25 @@ class MultiDomainClassifierPredictor(Predictor):
         )
         outputs: List[JsonDict] = [{}] * len(instances)
         for indices in _forward_batches(order, instances, self.forward_batch_size):
-            group = super().predict_batch_instance([instances[index] for index in indices])
+            group = self._predict_forward_batch([instances[index] for index in indices])
             for index, output in zip(indices, group):
                 outputs[index] = output
         return outputs
+
+    def predict_instance(self, instance: Instance) -> JsonDict:
+        """AllenNLP's `predict_instance`, its output made JSON-ready by `json_ready`."""
+        self._dataset_reader.apply_token_indexers(instance)
+        return json_ready(self._model.forward_on_instance(instance))
+
+    def _predict_forward_batch(self, instances: List[Instance]) -> List[JsonDict]:
+        """
+        AllenNLP's `predict_batch_instance` for one forward pass: the model's
+        `forward_on_instances`, its outputs made JSON-ready by `json_ready` (`sanitize`'s
+        values, without its walk through every type for every value).
+        """
+        for instance in instances:
+            self._dataset_reader.apply_token_indexers(instance)
+        return json_ready(self._model.forward_on_instances(instances))
 
     def predictions_to_labeled_instances(
         self, instance: Instance, outputs: Dict[str, numpy.ndarray]
