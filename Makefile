@@ -1,6 +1,6 @@
 # The two commands of the README: `make install`, then `make test`.
 # STACK=classic selects AllenNLP's own pins on Python 3.10 (see scripts/install.sh).
-.PHONY: install test lock results
+.PHONY: install test lock results configs
 
 STACK ?= default
 export STACK
@@ -18,3 +18,9 @@ lock:
 # and the results index docs/results.md (see mft_plugin/experiments/pages.py).
 results:
 	PYTHONPATH=$(CURDIR) $(if $(filter classic,$(STACK)),.venv-classic,.venv)/bin/python -m mft_plugin.experiments.pages benchmarks/results docs/results.md
+
+# Every shipped config under training_configs/ fully expanded to JSON, with the plugin's MFT_*
+# defaults filled in, under build/configs/ (see mft_plugin/commands/expand_configs.py).
+configs:
+	rm -rf build/configs
+	PYTHONPATH=$(CURDIR) $(if $(filter classic,$(STACK)),.venv-classic,.venv)/bin/python -m mft_plugin.commands.expand_configs training_configs build/configs

@@ -1,6 +1,6 @@
 """
 Every shipped jsonnet file under training_configs/, found by glob, evaluated against the tiny
-BERT and the fixture data (never the real data).
+BERT and the fixture data (never the real data), and `make configs`' expansion of them.
 
 - The task configs (`training_configs/<task>/*.jsonnet`, `allennlp train` configs) build their
   dataset reader, which reads the task's fixture domains, and their model from a vocabulary of
@@ -14,7 +14,10 @@ BERT and the fixture data (never the real data).
 """
 import copy
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Dict, List
 
@@ -26,9 +29,10 @@ from allennlp.data import DatasetReader, Vocabulary
 from allennlp.models import Model
 from allennlp.training.optimizers import Optimizer
 
+from mft_plugin.commands import expand_configs
 from mft_plugin.experiments import ExperimentRunner, load_experiment
 from mft_plugin.experiments.plan import TASKS
-from tests.conftest import CONFIGS, FIXTURE_DATA, TINY_BERT
+from tests.conftest import CONFIGS, FIXTURE_DATA, PROJECT_ROOT, TINY_BERT, TINY_ENVIRONMENT
 
 SHIPPED = sorted(CONFIGS.rglob("*.jsonnet"))
 EXPERIMENT_FILES = [path for path in SHIPPED if path.parent == CONFIGS / "experiments"]
@@ -263,3 +267,64 @@ def test_experiment_file_plans_its_runs_and_renders_their_configs(path, tmp_path
     # the readers take every key the runs give them (few-shot samples, domains, max_length)
     for reader in readers:
         DatasetReader.from_params(Params(json.loads(reader)))
+
+
+# --------------------------------------------------------------------------------------------
+# `make configs`
+
+
+def test_expanded_configs_are_the_configs_as_allennlp_reads_them(monkeypatch, tmp_path):
+    for name in TINY_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MFT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MFT_SEED", "7")
+    monkeypatch.setenv("MFT_SKIP_LAYERS", "")  # empty: unset, as for the plugin
+    environment = expand_configs.expansion_environment()
+    assert environment == {
+        "MFT_ENCODER": str(tmp_path / "home" / "all-MiniLM-L6-v2"),
+        "MFT_DATA_DIR": "../shared/data",
+        "MFT_SEED": "7",  # the user's value wins
+        "MFT_SKIP_LAYERS": "auto",
+        "MFT_BF16": "false",
+        "MFT_DOMAIN": "<MFT_DOMAIN>",
+        "MFT_STAGE1": "<MFT_STAGE1>",
+        "MFT_KEEP_EPOCH": "last",
+    }
+    written = expand_configs.expand_configs(CONFIGS, tmp_path / "out", environment)
+    assert len(written) == len(SHIPPED)
+    expanded = json.loads((tmp_path / "out" / "taxonomy" / "mft_full.json").read_text())
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    params = Params.from_file(str(CONFIGS / "taxonomy" / "mft_full.jsonnet"))
+    assert expanded == params.as_dict(quiet=True)
+    assert expanded["random_seed"] == 7
+    stage2 = json.loads((tmp_path / "out" / "nli" / "stage2.json").read_text())
+    assert stage2["vocabulary"] == {"type": "mft_stage1", "archive": "<MFT_STAGE1>"}
+    assert stage2["dataset_reader"]["domains"] == ["<MFT_DOMAIN>"]
+    experiment = json.loads((tmp_path / "out" / "experiments" / "table4_taxonomy.json").read_text())
+    assert experiment["data"]["train"] == "../shared/data/taxonomy/train"
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "| `MFT_SEED` | `7` |" in readme and "| `MFT_DOMAIN` | `<MFT_DOMAIN>` |" in readme
+    assert f"The {len(SHIPPED)} `*.jsonnet` files" in readme
+
+
+def test_expand_configs_script_has_help_and_names_a_config_that_fails(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "mft_plugin.commands.expand_configs", "--help"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "fully expanded to JSON" in result.stdout
+    broken = tmp_path / "configs" / "broken.jsonnet"
+    broken.parent.mkdir()
+    broken.write_text("{ a: std.extVar('MFT_NO_SUCH') }")
+    with pytest.raises(SystemExit) as error:
+        expand_configs.main([str(broken.parent), str(tmp_path / "out")])
+    assert str(error.value).startswith(f"expand_configs: {broken}: ")
+    assert "undefined external variable: MFT_NO_SUCH" in str(error.value)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match="No \\*.jsonnet files under"):
+        expand_configs.main([str(tmp_path / "empty"), str(tmp_path / "out")])
