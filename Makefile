@@ -1,6 +1,6 @@
 # The two commands of the README: `make install`, then `make test`.
 # STACK=classic selects AllenNLP's own pins on Python 3.10 (see scripts/install.sh).
-.PHONY: install test lock results docs
+.PHONY: install test lock results docs configs
 
 STACK ?= default
 export STACK
@@ -23,3 +23,9 @@ results:
 # docs/configuration.md (the MFT_* variables and the stage settings; see mft_plugin/settings.py).
 docs: results
 	PYTHONPATH=$(CURDIR) $(if $(filter classic,$(STACK)),.venv-classic,.venv)/bin/python -m mft_plugin.settings docs/configuration.md
+
+# Every shipped config under training_configs/ fully expanded to JSON, with the plugin's MFT_*
+# defaults filled in, under build/configs/ (see mft_plugin/commands/expand_configs.py).
+configs:
+	rm -rf build/configs
+	PYTHONPATH=$(CURDIR) $(if $(filter classic,$(STACK)),.venv-classic,.venv)/bin/python -m mft_plugin.commands.expand_configs training_configs build/configs

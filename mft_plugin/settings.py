@@ -17,7 +17,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 PACKAGED_ENCODER_NAME = "all-MiniLM-L6-v2"
 STAGE_DEFAULTS_FILE = "defaults.libsonnet"
@@ -126,11 +126,22 @@ def environment_defaults() -> Dict[str, str]:
     return defaults
 
 
+def environment_values(environ: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """
+    Every `MFT_*` variable as the configs see it once the plugin is loaded: the value set in
+    `environ` (default `os.environ`), else the default; an empty value counts as unset for a
+    variable whose default is not empty.
+    """
+    environ = os.environ if environ is None else environ
+    return {
+        name: default if name not in environ or (default and not environ[name]) else environ[name]
+        for name, default in environment_defaults().items()
+    }
+
+
 def apply_environment_defaults() -> None:
     """Set every `MFT_*` variable that the user left unset to its documented default."""
-    for name, value in environment_defaults().items():
-        if name not in os.environ or (value and not os.environ[name]):
-            os.environ[name] = value
+    os.environ.update(environment_values())
 
 
 def _default(name: str) -> str:

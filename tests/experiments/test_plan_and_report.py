@@ -261,34 +261,6 @@ def test_a_sweep_plot_of_an_unfinished_experiment_has_its_legend_where_the_lines
     assert (tmp_path / "results.png").read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="the paper experiments point at the real data")
-@pytest.mark.parametrize(
-    "name, runs",
-    [
-        # S: 4 domains; Mix: 1; 5 methods and the BERT (Mix+FT) control: stage 1 + 4
-        ("table3_amazon", 3 * (4 + 1 + 6 * 5)),
-        ("table4_taxonomy", 3 * (3 + 1 + 6 * 4)),
-        ("table2_mnli", 3 * (5 + 1 + 6 * 6)),
-        ("figure4_lambda_taxonomy", 6 * 4),
-        # BERT (S) per domain and BERT (Mix) once; MFT (Full) at 5 budgets: stage 1 + 3 domains
-        ("figure3_mft_epochs_taxonomy", 3 + 1 + 5 * (1 + 3)),
-        # Mix once; MFT (Full) under 7 options: stage 1 + 5 genres each
-        ("mft_variants_mnli", 1 + 7 * (1 + 5)),
-        ("mft_variants_taxonomy", 1 + 7 * (1 + 3)),
-        ("mft_variants_amazon", 1 + 7 * (1 + 4)),
-        ("mft_alpha_mnli", 4 * (1 + 5)),
-        ("mft_prototypes_mnli", 2 * (1 + 5)),
-    ],
-)
-def test_paper_experiments_plan_every_run(name, runs, monkeypatch):
-    monkeypatch.setenv("MFT_DATA_DIR", str(SHARED_DATA))
-    experiment = load_experiment(str(CONFIGS / "experiments" / f"{name}.jsonnet"))
-    assert len(plan_runs(experiment)) == runs
-    if name.startswith("mft_"):
-        # the probes give stage 1 as many epochs as BERT (Mix) trains pooled
-        assert experiment.stage1["epochs"] == experiment.stage2["epochs"]
-
-
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="the experiment points at the real data")
 def test_mft_variants_mnli_changes_one_option_of_the_paper_model_a_value(monkeypatch, tmp_path):
     monkeypatch.setenv("MFT_DATA_DIR", str(SHARED_DATA))
