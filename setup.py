@@ -82,7 +82,7 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "mft-prepare-encoder=mft_plugin.encoder:main",
+            "mft-prepare-encoder=mft_plugin.commands.prepare_encoder:main",
             "mft-wordnet-pairs=mft_plugin.commands.wordnet_pairs:main",
             "mft-experiment=mft_plugin.commands.scripts:experiment_main",
             "mft-typicality=mft_plugin.commands.scripts:typicality_main",

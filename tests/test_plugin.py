@@ -6,7 +6,8 @@ import sys
 import pytest
 
 from mft_plugin import settings
-from mft_plugin.encoder import EncoderNotFoundError, check_encoder, prepare_packaged_encoder
+from mft_plugin.commands.prepare_encoder import prepare_packaged_encoder
+from mft_plugin.encoder import EncoderNotFoundError, check_encoder
 from tests.conftest import PROJECT_ROOT
 
 REGISTERED = {

