@@ -15,6 +15,12 @@ nltk = pytest.importorskip("nltk")
 from mft_plugin.commands import wordnet_pairs  # noqa: E402
 from tests.conftest import SHARED_DATA  # noqa: E402
 from mft_plugin.commands.wordnet_pairs import (  # noqa: E402
+    main,
+    parse_fractions,
+    parse_root,
+    parse_split_sizes,
+)
+from mft_plugin.data.wordnet_pairs import (  # noqa: E402
     RootSpec,
     SizeRequest,
     TooFewPairsError,
@@ -22,10 +28,6 @@ from mft_plugin.commands.wordnet_pairs import (  # noqa: E402
     allocate,
     build_domain,
     load_wordnet,
-    main,
-    parse_fractions,
-    parse_root,
-    parse_split_sizes,
 )
 
 WORDNET_DIR = SHARED_DATA / "wordnet"
