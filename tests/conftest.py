@@ -3,7 +3,15 @@ from pathlib import Path
 
 import pytest
 
-import mft_plugin.plugin  # noqa: F401  (registers the readers, models, callbacks and predictors)
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    # The processes that run tests import the plugin (registering its readers, models, callbacks
+    # and predictors) before collecting; pytest-xdist's controller runs none, and importing
+    # AllenNLP there would hold up the start of the workers by 20 s.
+    if not config.pluginmanager.hasplugin("dsession"):
+        import mft_plugin.plugin  # noqa: F401
+
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"
