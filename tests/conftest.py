@@ -3,8 +3,17 @@ from pathlib import Path
 
 import pytest
 
-import mft_plugin.plugin  # noqa: F401  (registers the readers, models, callbacks and predictors)
-from mft_plugin.settings import environment_defaults
+from mft_plugin.settings import environment_defaults  # no AllenNLP import: see pytest_configure
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    # The processes that run tests import the plugin (registering its readers, models, callbacks
+    # and predictors) before collecting; pytest-xdist's controller runs none, and importing
+    # AllenNLP there would hold up the start of the workers by 20 s.
+    if not config.pluginmanager.hasplugin("dsession"):
+        import mft_plugin.plugin  # noqa: F401
+
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = PROJECT_ROOT / "tests" / "fixtures"

@@ -19,8 +19,11 @@ must accept the resolved torch, and datasets the resolved huggingface-hub (a mis
 torch/torchvision pair makes every `allennlp` command fail with `operator torchvision::nms does
 not exist`).
 
-Needs uv and PyPI; skipped, saying which is missing, without them. uv's cache keeps it to about a
-minute: the resolutions run concurrently, once per module.
+Needs uv and PyPI; skipped, saying which is missing, without them. Every resolution runs at
+once, into one venv per Python (a dry run changes nothing in it), and uv keeps the metadata it
+read from PyPI's files (which PyPI never changes) instead of asking again for each of the
+thousands of versions the flexible route considers; the index pages, which list the versions,
+are still asked for every time. With a warm cache that is a few seconds.
 """
 import os
 import re
@@ -115,17 +118,32 @@ def parse_changes(output):
     return added, removed
 
 
-def resolve(python, route, workdir):
-    """The packages a venv made by `python` holds after the route: (versions, uv's output)."""
-    venv = workdir / f"venv-{route}"
+# uv's settings for these resolutions, found in their working folder (project-level settings,
+# merged with the user's own): PyPI's files are immutable (PyPI itself serves them as such), so
+# the metadata uv read from a wheel stays valid; the index pages are revalidated as by default.
+UV_SETTINGS = """\
+[[index]]
+name = "pypi"
+url = "https://pypi.org/simple"
+default = true
+cache-control = { files = "max-age=365000000, immutable" }
+"""
+
+
+def uv_environment():
+    return dict(os.environ, UV_PYTHON_DOWNLOADS="never", UV_NO_PROGRESS="1")
+
+
+def make_venv(python, workdir):
+    """A venv made by `python` itself (its stock pip and setuptools), and what it holds."""
+    venv = workdir / "venv"
     subprocess.run([python, "-m", "venv", str(venv)], check=True, timeout=300)
-    env = dict(os.environ, UV_PYTHON_DOWNLOADS="never", UV_NO_PROGRESS="1")
     venv_python = str(venv / "bin" / "python")
     frozen = subprocess.run(
         [UV, "pip", "freeze", "--python", venv_python],
         capture_output=True,
         text=True,
-        env=env,
+        env=uv_environment(),
         timeout=120,
         check=True,
     ).stdout
@@ -134,12 +152,21 @@ def resolve(python, route, workdir):
         if "==" in line:
             name, version = line.split("==", 1)
             versions[canonicalize_name(name)] = version
+    return venv_python, versions
+
+
+def resolve(venv, route, workdir):
+    """
+    The packages `venv` (from `make_venv`) would hold after the route: (versions, uv's output).
+    A dry run: the venv is left as it was, for the other routes.
+    """
+    venv_python, installed = venv
     command = [UV, "pip", "install", "--dry-run", "--python", venv_python, str(ROOT)]
     result = subprocess.run(
         command + ROUTES[route],
         capture_output=True,
         text=True,
-        env=env,
+        env=uv_environment(),
         cwd=workdir,
         timeout=600,
     )
@@ -147,29 +174,53 @@ def resolve(python, route, workdir):
     if result.returncode != 0:
         return None, output
     added, removed = parse_changes(output)
-    for name in removed:
-        versions.pop(name, None)
+    versions = {name: version for name, version in installed.items() if name not in removed}
     versions.update(added)
     return versions, output
 
 
 @pytest.fixture(scope="module")
-def resolutions(tmp_path_factory):
+def uv_workdir(tmp_path_factory):
     if UV is None:
         pytest.skip("uv not found (MFT_UV, PATH, or VENV/.uv/bin/uv from `make install`)")
     if not pypi_reachable():
         pytest.skip("PyPI (pypi.org:443) is not reachable: the route cannot be resolved")
-    jobs = {}
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        for minor, route in CASES:
-            if PYTHONS[minor] is not None:
-                workdir = tmp_path_factory.mktemp(f"py{minor}-{route}")
-                jobs[minor, route] = pool.submit(resolve, PYTHONS[minor], route, workdir)
-        return {case: job.result() for case, job in jobs.items()}
+    workdir = tmp_path_factory.mktemp("uv")
+    (workdir / "uv.toml").write_text(UV_SETTINGS)
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def resolutions(uv_workdir):
+    """Every case's resolution and its pairs' conflicts (`pair_conflict`), all at once."""
+    minors = sorted({minor for minor, _ in CASES if PYTHONS[minor] is not None})
+    with ThreadPoolExecutor(max_workers=len(CASES)) as pool:
+        # the venvs are queued first, so the resolutions waiting on them never hold every thread
+        venvs = {}
+        for minor in minors:
+            (uv_workdir / f"py{minor}").mkdir()
+            venvs[minor] = pool.submit(make_venv, PYTHONS[minor], uv_workdir / f"py{minor}")
+
+        def resolve_case(minor, route):
+            return resolve(venvs[minor].result(), route, uv_workdir)
+
+        jobs = {case: pool.submit(resolve_case, *case) for case in CASES if case[0] in venvs}
+        resolved = {case: job.result() for case, job in jobs.items()}
+        # every distinct pair, checked concurrently too; the tests read them from the cache
+        pairs = {
+            (dependent, versions[dependent], dependency, versions[dependency], minor)
+            for (minor, _), (versions, _) in resolved.items()
+            if versions is not None
+            for dependent, dependency in PAIRS
+            if dependent in versions and dependency in versions
+        }
+        for job in [pool.submit(pair_conflict, *pair, uv_workdir) for pair in pairs]:
+            job.result()
+    return resolved
 
 
 @lru_cache(maxsize=None)
-def pair_conflict(dependent, version, dependency, dependency_version, minor):
+def pair_conflict(dependent, version, dependency, dependency_version, minor, workdir):
     """
     uv's explanation if `dependent==version` does not accept `dependency==dependency_version`
     by its own published requirements (no overrides), else None. PyPI serves no separate wheel
@@ -181,14 +232,15 @@ def pair_conflict(dependent, version, dependency, dependency_version, minor):
         input=pins,
         capture_output=True,
         text=True,
-        env=dict(os.environ, UV_PYTHON_DOWNLOADS="never", UV_NO_PROGRESS="1"),
+        env=uv_environment(),
+        cwd=workdir,
         timeout=600,
     )
     return None if result.returncode == 0 else result.stderr.strip()
 
 
 @pytest.mark.parametrize("minor,route", CASES, ids=[f"py{m}-{r}" for m, r in CASES])
-def test_route_resolves_matching_pairs(resolutions, minor, route):
+def test_route_resolves_matching_pairs(resolutions, uv_workdir, minor, route):
     if PYTHONS[minor] is None:
         pytest.skip(f"no Python {minor} on this machine (PATH or pyenv)")
     versions, output = resolutions[minor, route]
@@ -196,7 +248,7 @@ def test_route_resolves_matching_pairs(resolutions, minor, route):
     for dependent, dependency in PAIRS:
         assert dependent in versions and dependency in versions, (dependent, dependency, output)
         conflict = pair_conflict(
-            dependent, versions[dependent], dependency, versions[dependency], minor
+            dependent, versions[dependent], dependency, versions[dependency], minor, uv_workdir
         )
         assert conflict is None, (
             f"Python {minor}, {route} route resolves {dependent} {versions[dependent]} with "

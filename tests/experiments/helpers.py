@@ -6,7 +6,10 @@ import argparse
 import io
 import json
 import os
+import shlex
+import sys
 import tarfile
+from unittest import mock
 
 from mft_plugin.commands.experiment import MftExperiment
 from tests.conftest import FIXTURES, TINY_ENVIRONMENT
@@ -26,6 +29,22 @@ def mft_experiment_in_process(*argv):
     MftExperiment().add_subparser(parser.add_subparsers())
     args = parser.parse_args(["mft-experiment", *map(str, argv)])
     return args.func(args)
+
+
+def run_exported_line(line):
+    """
+    A line of an exported wave file, `cd PROJECT && PYTHON -m allennlp ARGS`, run as it says
+    but in this process: the working directory becomes PROJECT and AllenNLP's own `main`
+    runs ARGS. Only the start of the `allennlp` process is left out (tests/test_plugin.py
+    starts one).
+    """
+    from allennlp.commands import main as allennlp_main
+
+    words = shlex.split(line)
+    assert words[0] == "cd" and words[2:6] == ["&&", sys.executable, "-m", "allennlp"], line
+    os.chdir(words[1])
+    with mock.patch.object(sys, "argv", ["allennlp", *words[6:]]):
+        allennlp_main(prog="allennlp")
 
 
 def results_table(markdown, heading):

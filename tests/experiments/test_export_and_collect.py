@@ -5,7 +5,9 @@
 import contextlib
 import io
 import json
+import os
 import shlex
+import shutil
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -20,6 +22,7 @@ from tests.experiments.helpers import (
     EXPERIMENT_ENVIRONMENT,
     mft_experiment_in_process,
     results_table,
+    run_exported_line,
     subprocess_environment,
 )
 
@@ -33,7 +36,7 @@ RUNS_BY_WAVE = [
 ]
 # The trained export: another seed shapes every line (its run ids too, so a line without the
 # option plans no such run); the fixture's two domains, the fewest MFT's stage 1 trains on,
-# keep it to five `allennlp` processes over both waves and methods.
+# keep it to five runs over both waves and methods.
 OTHER_SEED = '{"seeds": [7]}'
 TEST_DATA = "tests/fixtures/data/taxonomy/train"  # relative: the export makes it absolute
 TRAINED_RUNS = [
@@ -187,15 +190,20 @@ def test_parallel_script_runs_the_waves_in_order_and_stops_after_a_failed_one(
 @pytest.fixture(scope="module")
 def trained_by_waves(tmp_path_factory):
     """
-    An export trained the way a scheduler would: wave 1 by a plain bash loop over its lines,
-    wave 2 through the Slurm array task script, one task per line as the array runs them;
-    collected after each wave, then reported by the sequential path too (which trains nothing
-    then).
+    An export trained the way a scheduler would: wave 1 line by line from another folder, as a
+    plain loop over its lines runs them, wave 2 through the Slurm array task script, one task
+    per line as the array runs them; collected after each wave, then reported by the sequential
+    path too (which trains nothing then). Each line runs in this process (`run_exported_line`).
     """
     out = tmp_path_factory.mktemp("exported")
     elsewhere = tmp_path_factory.mktemp("elsewhere")  # the lines find the project themselves
     options = ["-o", OTHER_SEED, "--test-data", TEST_DATA]
     state = SimpleNamespace(out=out, options=options)
+    # a stand-in for the `bash -c "$line"` that runs an array task's line: records the line
+    bin_dir = tmp_path_factory.mktemp("bin")
+    handed = bin_dir / "handed-line.txt"
+    _fake_command(bin_dir, "bash", f'[ "$1" = -c ] && printf "%s" "$2" > {handed}\n')
+    bash = shutil.which("bash")
     with pytest.MonkeyPatch.context() as patch:
         for name, value in EXPERIMENT_ENVIRONMENT.items():
             patch.setenv(name, value)
@@ -203,15 +211,10 @@ def trained_by_waves(tmp_path_factory):
         mft_experiment_in_process(EXPERIMENT, "-s", out, "--export-commands", *options)
         commands = out / "commands"
         state.wave_lines = [(commands / f"wave-{n}.txt").read_text().splitlines() for n in (1, 2)]
-        loop = 'while IFS= read -r line; do bash -c "$line" || exit 1; done < "$1"'
-        wave_1 = subprocess.run(
-            ["bash", "-c", loop, "loop", str(commands / "wave-1.txt")],
-            cwd=elsewhere,
-            env=subprocess_environment(),
-            capture_output=True,
-            text=True,
-        )
-        assert wave_1.returncode == 0, wave_1.stderr[-3000:]
+        for line in state.wave_lines[0]:
+            os.chdir(elsewhere)
+            run_exported_line(line)
+        os.chdir(PROJECT_ROOT)
 
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
@@ -220,15 +223,25 @@ def trained_by_waves(tmp_path_factory):
         state.partial_markdown = (out / "results.md").read_text()
         state.partial_results = json.loads((out / "results.json").read_text())
 
+        state.handed_lines = []
         for task_id in range(1, len(state.wave_lines[1]) + 1):
-            wave_2 = subprocess.run(
-                ["bash", str(commands / "slurm-array.sbatch"), str(commands / "wave-2.txt")],
+            handed.unlink(missing_ok=True)
+            task = subprocess.run(
+                [bash, str(commands / "slurm-array.sbatch"), str(commands / "wave-2.txt")],
                 cwd=elsewhere,
-                env=dict(subprocess_environment(), SLURM_ARRAY_TASK_ID=str(task_id)),
+                env=dict(
+                    subprocess_environment(),
+                    SLURM_ARRAY_TASK_ID=str(task_id),
+                    PATH=f"{bin_dir}:{os.environ['PATH']}",
+                ),
                 capture_output=True,
                 text=True,
             )
-            assert wave_2.returncode == 0, wave_2.stderr[-3000:]
+            assert task.returncode == 0, task.stderr[-3000:]
+            state.handed_lines.append(handed.read_text())
+            os.chdir(elsewhere)
+            run_exported_line(state.handed_lines[-1])
+        os.chdir(PROJECT_ROOT)
 
         with contextlib.redirect_stdout(io.StringIO()):
             mft_experiment_in_process(EXPERIMENT, "-s", out, "--collect", *options)
@@ -241,6 +254,8 @@ def trained_by_waves(tmp_path_factory):
 
 def test_export_passes_the_options_that_shape_the_runs_to_every_line(trained_by_waves):
     assert [len(lines) for lines in trained_by_waves.wave_lines] == [3, 2]
+    # the array's task N ran line N of its wave
+    assert trained_by_waves.handed_lines == trained_by_waves.wave_lines[1]
     for lines, runs in zip(trained_by_waves.wave_lines, TRAINED_RUNS):
         assert [shlex.split(line)[-1] for line in lines] == runs
         for line in lines:

@@ -1,7 +1,8 @@
 """`allennlp mft-typicality` on a fixture serialization directory."""
-import os
-import subprocess
 import sys
+
+import pytest
+from allennlp.commands import main as allennlp_main
 
 from mft_plugin.commands.typicality_report import extremes, load_records, table
 from tests.conftest import FIXTURES, PROJECT_ROOT
@@ -36,37 +37,27 @@ def test_table_rows_are_low_then_high_per_domain():
     assert all(len(line.split(" | ")[4]) <= 42 for line in rendered[2:])
 
 
-def test_command_prints_table_and_writes_histogram(tmp_path):
+def _allennlp(monkeypatch, *args):
+    """
+    `allennlp ARGS` through AllenNLP's own `main`, in this process, from the project root
+    (where `.allennlp_plugins` names the plugin).
+    """
+    monkeypatch.chdir(PROJECT_ROOT)
+    monkeypatch.setattr(sys, "argv", ["allennlp", *map(str, args)])
+    allennlp_main(prog="allennlp")
+
+
+def test_command_prints_table_and_writes_histogram(tmp_path, monkeypatch, capsys):
     output = tmp_path / "hist.png"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "allennlp",
-            "mft-typicality",
-            str(RUN),
-            "-n",
-            "1",
-            "--output",
-            str(output),
-        ],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "| Low | books | negative | -0.050 | More hate books." in result.stdout
-    assert "| High | kitchen | positive | 0.740 |" in result.stdout
+    _allennlp(monkeypatch, "mft-typicality", RUN, "-n", "1", "--output", output)
+    printed = capsys.readouterr().out
+    assert "| Low | books | negative | -0.050 | More hate books." in printed
+    assert "| High | kitchen | positive | 0.740 |" in printed
     assert output.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_command_explains_a_directory_without_scores(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "allennlp", "mft-typicality", str(tmp_path)],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-    )
-    assert result.returncode == 1
-    assert f"{tmp_path / 'typicality.jsonl'} does not exist" in result.stderr
+def test_command_explains_a_directory_without_scores(tmp_path, monkeypatch, capsys):
+    with pytest.raises(SystemExit) as exit_status:
+        _allennlp(monkeypatch, "mft-typicality", tmp_path)
+    assert exit_status.value.code == 1
+    assert f"{tmp_path / 'typicality.jsonl'} does not exist" in capsys.readouterr().err

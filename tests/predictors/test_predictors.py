@@ -4,8 +4,8 @@ import io
 import json
 import os
 import re
-import subprocess
 import sys
+import traceback
 
 import pytest
 from allennlp.commands import main as allennlp_main
@@ -353,48 +353,52 @@ def test_other_predictors_read_the_input_as_allennlp_does(tmp_path):
     assert list(manager._get_json_data()) == [{"line": "a\n"}, {"line": "b\n"}]
 
 
-def _allennlp(*args):
-    """Run the stock CLI from the project root, where `.allennlp_plugins` names the plugin."""
-    return subprocess.run(
-        [sys.executable, "-m", "allennlp", *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, **TINY_ENVIRONMENT),
-    )
+def _allennlp(monkeypatch, *args):
+    """
+    The stock CLI (`allennlp ARGS`, AllenNLP's own `main`) in this process, from the project
+    root, where `.allennlp_plugins` names the plugin. (tests/test_plugin.py starts the real
+    `allennlp` process.)
+    """
+    monkeypatch.chdir(PROJECT_ROOT)
+    for name, value in TINY_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(sys, "argv", ["allennlp", *map(str, args)])
+    allennlp_main(prog="allennlp")
 
 
-def test_allennlp_predict_and_evaluate_cli(archives, tmp_path):
+def test_allennlp_predict_and_evaluate_cli(archives, tmp_path, monkeypatch):
     inputs = tmp_path / "input.jsonl"
     inputs.write_text(
         '{"hyponym": "puppy", "hypernym": "dog"}\n{"hyponym": "car", "hypernym": "vehicle", "domain": "vehicle"}\n'
     )
     output = tmp_path / "predictions.jsonl"
-    result = _allennlp(
-        "predict", str(archives["taxonomy"]), str(inputs), "--output-file", str(output), "--silent"
+    _allennlp(
+        monkeypatch,
+        "predict",
+        archives["taxonomy"],
+        inputs,
+        "--output-file",
+        output,
+        "--silent",
     )
-    assert result.returncode == 0, result.stderr[-2000:]
     predictions = [json.loads(line) for line in output.read_text().splitlines()]
     assert len(predictions) == 2 and all(p["label"] in {"0", "1"} for p in predictions)
 
     metrics_file = tmp_path / "metrics.json"
     dev = str(PROJECT_ROOT / "tests" / "fixtures" / "data" / "taxonomy" / "dev")
-    result = _allennlp(
-        "evaluate", str(archives["taxonomy"]), dev, "--output-file", str(metrics_file)
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
+    _allennlp(monkeypatch, "evaluate", archives["taxonomy"], dev, "--output-file", metrics_file)
     metrics = json.loads(metrics_file.read_text())
     assert {"accuracy", "accuracy_animal", "accuracy_vehicle", "loss"} <= set(metrics)
 
 
-def test_allennlp_predict_names_a_malformed_line(archives, tmp_path):
+def test_allennlp_predict_names_a_malformed_line(archives, tmp_path, monkeypatch):
     inputs = tmp_path / "input.jsonl"
     inputs.write_text('{"hyponym": "puppy", "hypernym": "dog"}\n\n{"hyponym": "puppy"\n')
     output = tmp_path / "predictions.jsonl"
-    result = _allennlp(
-        "predict", str(archives["taxonomy"]), str(inputs), "--output-file", str(output)
-    )
-    assert result.returncode != 0
-    # the file's own line number, and the message alone (no chained JSONDecodeError)
-    assert f"MalformedInputError: {inputs}:3: malformed JSON" in result.stderr
-    assert "During handling of the above exception" not in result.stderr
+    with pytest.raises(MalformedInputError) as error:
+        _allennlp(monkeypatch, "predict", archives["taxonomy"], inputs, "--output-file", output)
+    # what the `allennlp` process prints as it exits: the file's own line number, and the
+    # message alone (no chained JSONDecodeError)
+    printed = "".join(traceback.format_exception(error.type, error.value, error.tb))
+    assert f"MalformedInputError: {inputs}:3: malformed JSON" in printed
+    assert "During handling of the above exception" not in printed
