@@ -1,6 +1,6 @@
 # The two commands of the README: `make install`, then `make test`.
 # STACK=classic selects AllenNLP's own pins on Python 3.10 (see scripts/install.sh).
-.PHONY: install test lock results docs configs
+.PHONY: install test lock lint results docs configs
 
 STACK ?= default
 export STACK
@@ -13,6 +13,12 @@ test:
 
 lock:
 	./scripts/lock.sh
+
+# Formatting (black, line length from pyproject.toml) and flake8 (.flake8), checked, not applied.
+LINT_PATHS = mft_plugin tests benchmarks scripts setup.py examples
+lint:
+	$(if $(filter classic,$(STACK)),.venv-classic,.venv)/bin/black --check $(LINT_PATHS)
+	$(if $(filter classic,$(STACK)),.venv-classic,.venv)/bin/flake8 $(LINT_PATHS)
 
 # Every experiment's results.md and results.png under benchmarks/results, from its results.json,
 # and the results index docs/results.md (see mft_plugin/experiments/pages.py).
