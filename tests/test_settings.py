@@ -6,12 +6,19 @@ the `allennlp train` configs and by `allennlp mft-experiment`), the `MFT_*` vari
 import inspect
 import shutil
 from pathlib import Path
+from typing import List, Optional
 
 from allennlp.common import Params
 
 from mft_plugin import settings
 from mft_plugin.data.common import MultiDomainReader
-from mft_plugin.experiments.plan import load_experiment, merge_nested
+from mft_plugin.experiments.plan import merge_nested
+from mft_plugin.experiments.spec import (
+    Stage1Settings,
+    Stage2Settings,
+    TransferSettings,
+    load_experiment,
+)
 from mft_plugin.experiments.runner import ExperimentRunner
 from mft_plugin.models.adversarial import AdversarialClassifier
 from mft_plugin.models.meta_fine_tuning import MetaFineTuning
@@ -137,6 +144,25 @@ def test_the_components_own_defaults_agree_with_the_shared_file():
         _default_of(MultiDomainReader.__init__, "max_length")
         == settings.stage_defaults()["max_length"]
     )
+
+
+def test_the_typed_sections_of_an_experiment_have_the_shared_files_keys():
+    # Experiment.stage1, .stage2 and .transfer are typed by these; a key added to the shared
+    # file (or taken from it) must be added to (or taken from) its type too.
+    defaults = settings.stage_defaults()
+    for section, typed in (
+        ("stage1", Stage1Settings),
+        ("stage2", Stage2Settings),
+        ("transfer", TransferSettings),
+    ):
+        assert set(typed.__annotations__) == set(defaults[section]), section
+    # and the shipped values have the declared types (None only where the type allows it)
+    assert defaults["stage1"]["skip_layers"] is None
+    assert Stage1Settings.__annotations__["skip_layers"] == Optional[List[int]]
+    for section, typed in (("stage1", Stage1Settings), ("stage2", Stage2Settings)):
+        for key, kind in typed.__annotations__.items():
+            if isinstance(kind, type):
+                assert isinstance(defaults[section][key], kind), (section, key)
 
 
 def test_merge_nested_merges_objects_and_lets_other_values_replace():

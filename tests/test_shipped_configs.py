@@ -31,7 +31,7 @@ from allennlp.training.optimizers import Optimizer
 
 from mft_plugin.commands import expand_configs
 from mft_plugin.experiments import ExperimentRunner, load_experiment
-from mft_plugin.experiments.plan import TASKS
+from mft_plugin.experiments.spec import TASKS
 from tests.conftest import CONFIGS, FIXTURE_DATA, PROJECT_ROOT, TINY_BERT, TINY_ENVIRONMENT
 
 SHIPPED = sorted(CONFIGS.rglob("*.jsonnet"))
@@ -56,7 +56,7 @@ MODEL_TYPES = {
     "mft_tw": "meta_fine_tuning",
     "mft_full": "meta_fine_tuning",
 }
-# The model of each run kind of an experiment (plan.py's METHODS, experiment.libsonnet's run).
+# The model of each run kind of an experiment (spec.py's METHODS, experiment.libsonnet's run).
 RUN_KIND_MODELS = {
     "mix": "mft_transformer_classifier",
     "mix_stage1": "mft_transformer_classifier",

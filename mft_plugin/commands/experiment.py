@@ -23,7 +23,7 @@ class MftExperiment(Subcommand):
     Runs every (method, seed, domain) of an experiment file as an ordinary `allennlp train`
     run in its own folder, skips finished runs, resumes interrupted ones, evaluates every model
     per domain and writes results.json, results.md and results.png. See
-    `mft_plugin.experiments.plan` for the experiment file.
+    docs/experiments.md (and `mft_plugin.experiments.spec`) for the experiment file.
 
     For a scheduler, `--export-commands` writes every run's command, grouped into waves that
     run in order (`mft_plugin.experiments.export`), `--only RUN_ID` is such a command, and

@@ -1,2 +1,3 @@
-from mft_plugin.experiments.plan import METHODS, Experiment, Run, load_experiment, plan_runs
+from mft_plugin.experiments.plan import Run, plan_runs
+from mft_plugin.experiments.spec import METHODS, Experiment, load_experiment
 from mft_plugin.experiments.runner import ExperimentRunner

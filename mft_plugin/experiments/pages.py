@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-from mft_plugin.experiments.plan import METHODS, Experiment, sweep_label
+from mft_plugin.experiments.spec import METHODS, Experiment, sweep_label
 from mft_plugin.experiments.report import (
     SCORING_RULES,
     SPLITS,

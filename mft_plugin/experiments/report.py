@@ -20,7 +20,8 @@ import statistics
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
-from mft_plugin.experiments.plan import (
+from mft_plugin.experiments.plan import sweep_slug
+from mft_plugin.experiments.spec import (
     METHODS,
     STAGE1_SETTING,
     ZERO_SHOT,
@@ -28,7 +29,6 @@ from mft_plugin.experiments.plan import (
     has_zero_shot,
     shots_of_setting,
     sweep_label,
-    sweep_slug,
 )
 
 SPLITS = ("dev", "test")

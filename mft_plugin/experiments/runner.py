@@ -41,16 +41,8 @@ from allennlp.common.checks import ConfigurationError
 from allennlp.common.params import with_overrides
 from allennlp.common.util import import_module_and_submodules
 
-from mft_plugin.experiments.plan import (
-    STAGE1_SETTING,
-    ZERO_SHOT,
-    Experiment,
-    Run,
-    canonical_json,
-    has_zero_shot,
-    plan_runs,
-    short_hash,
-)
+from mft_plugin.experiments.plan import Run, canonical_json, plan_runs, short_hash
+from mft_plugin.experiments.spec import STAGE1_SETTING, ZERO_SHOT, Experiment, has_zero_shot
 from mft_plugin.experiments.locks import FolderLock, LockHeld  # noqa: F401
 from mft_plugin.experiments.report import write_results
 from mft_plugin.experiments.training_process import allennlp_command, run_allennlp

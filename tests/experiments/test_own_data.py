@@ -6,7 +6,7 @@ import pytest
 from allennlp.common.checks import ConfigurationError
 
 from mft_plugin.experiments import ExperimentRunner, load_experiment
-from mft_plugin.experiments.plan import CUSTOM_TASK
+from mft_plugin.experiments.spec import CUSTOM_TASK
 
 READER = {"type": "mft_multi_domain", "base_reader": {"type": "text_classification_json"}}
 

@@ -6,7 +6,8 @@ import pytest
 from allennlp.common.checks import ConfigurationError
 
 from mft_plugin.experiments import ExperimentRunner, report
-from mft_plugin.experiments.plan import load_experiment, plan_runs
+from mft_plugin.experiments.plan import plan_runs
+from mft_plugin.experiments.spec import load_experiment
 from mft_plugin.experiments.report import markdown, summarise, table_rows, write_results
 from tests.conftest import CONFIGS, SHARED_DATA
 

@@ -9,7 +9,7 @@ import pytest
 
 from mft_plugin.experiments import report
 from mft_plugin.experiments.pages import experiment_from_results
-from mft_plugin.experiments.plan import SWEEPS
+from mft_plugin.experiments.spec import SWEEPS
 from tests.conftest import PROJECT_ROOT
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"

@@ -22,7 +22,8 @@ from allennlp.models import Model, load_archive
 
 from mft_plugin.data import TermPairReader
 from mft_plugin.experiments import ExperimentRunner, load_experiment
-from mft_plugin.experiments.plan import METHODS, has_zero_shot, plan_runs, waves
+from mft_plugin.experiments.plan import plan_runs, waves
+from mft_plugin.experiments.spec import METHODS, has_zero_shot
 from mft_plugin.experiments.report import table_rows, write_results
 from tests.conftest import CONFIGS, FIXTURE_DATA, FIXTURES, PROJECT_ROOT, SHARED_DATA, TINY_BERT
 from tests.experiments.helpers import (

@@ -9,6 +9,6 @@ tasks.taxonomy + {
   stage1: { epochs: 1, lr: 2e-5, batch_size: 32, alpha: 0.5 },
   stage2: { epochs: 3, lr: 2e-5, batch_size: 32 },
   sweep: { parameter: 'lambda', values: [0, 0.05, 0.1, 0.2, 0.3, 0.5] },
-  // dev scored after the kept (last) epoch only: the same models in less time (plan.py)
+  // dev scored after the kept (last) epoch only: the same models in less time (spec.py)
   validate: 'last_epoch',
 }

@@ -10,6 +10,6 @@ tasks.reviews + {
   // the paper's settings (§4.1): 1-2 epochs of MFT, 2-4 of per-domain fine-tuning
   stage1: { epochs: 1, lr: 2e-5, batch_size: 32, lambda: 0.1, alpha: 0.5 },
   stage2: { epochs: 3, lr: 2e-5, batch_size: 32 },
-  // dev scored after the kept (last) epoch only: the same models in less time (plan.py)
+  // dev scored after the kept (last) epoch only: the same models in less time (spec.py)
   validate: 'last_epoch',
 }

@@ -12,6 +12,6 @@ tasks.nli + {
   stage1: { epochs: 1, lr: 1e-4, batch_size: 32, lambda: 0.1, alpha: 0.5 },
   stage2: { epochs: 5, lr: 1e-4, batch_size: 32 },
   sweep: { parameter: 'sample_fraction', values: [1.0, 0.5, 0.25] },
-  // dev scored after the kept (last) epoch only: the same models in less time (plan.py)
+  // dev scored after the kept (last) epoch only: the same models in less time (spec.py)
   validate: 'last_epoch',
 }

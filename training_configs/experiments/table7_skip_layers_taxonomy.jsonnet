@@ -11,6 +11,6 @@ tasks.taxonomy + {
   stage1: { epochs: 1, lr: 2e-5, batch_size: 32, lambda: 0.1, alpha: 0.5 },
   stage2: { epochs: 3, lr: 2e-5, batch_size: 32 },
   sweep: { parameter: 'skip_layers', values: [[6], [3, 6], [2, 4, 6], [2, 3, 5, 6]] },
-  // dev scored after the kept (last) epoch only: the same models in less time (plan.py)
+  // dev scored after the kept (last) epoch only: the same models in less time (spec.py)
   validate: 'last_epoch',
 }

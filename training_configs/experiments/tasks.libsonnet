@@ -5,7 +5,7 @@ local data_dir = std.extVar('MFT_DATA_DIR');
 
 {
   all_methods:: ['bert_s', 'bert_mix', 'bert_mtl', 'bert_adv', 'mft_dc', 'mft_tw', 'mft_full'],
-  // Not in the paper: BERT (Mix+FT), MFT's two stages without its losses (see plan.py).
+  // Not in the paper: BERT (Mix+FT), MFT's two stages without its losses (see spec.py's METHODS).
   controls:: ['bert_mix_ft'],
   seeds:: [13, 14, 15],  // "All the experiments are conducted three times" (§4.1)
 

@@ -17,6 +17,6 @@ tasks.reviews + {
   stage2: { epochs: 3, lr: 2e-5, batch_size: 32 },
   // a few shots make a few steps an epoch: more epochs for fewer instances
   transfer: { shots: [32, 128, null], epochs: { '32': 20, '128': 10, all: 3 } },
-  // dev scored after the kept (last) epoch only: the same models in less time (plan.py)
+  // dev scored after the kept (last) epoch only: the same models in less time (spec.py)
   validate: 'last_epoch',
 }

@@ -18,6 +18,6 @@ tasks.nli + {
   stage2: { epochs: 5, lr: 1e-4, batch_size: 32 },
   // a few shots make a few steps an epoch: more epochs for fewer instances
   transfer: { shots: [32, 128, null], epochs: { '32': 20, '128': 10, all: 5 } },
-  // dev scored after the kept (last) epoch only: the same models in less time (plan.py)
+  // dev scored after the kept (last) epoch only: the same models in less time (spec.py)
   validate: 'last_epoch',
 }
