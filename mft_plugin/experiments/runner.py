@@ -4,7 +4,7 @@ runs skipped, interrupted ones resumed with `--recover`, then every model scored
 
 The runs go one after another (`run_all`), or one per process (`run_one`, what the commands
 that `mft_plugin.experiments.export` writes for a scheduler run), after which `collect_results`
-scores whatever has finished.
+scores whatever has finished (by the scoring rule of scoring.py, from the files each run left).
 
 A finished run needs its `model.tar.gz` only while a run still to train starts from it (a
 stage 2 from its stage 1) or an evaluation is still to come: a run whose archive was deleted
@@ -42,9 +42,10 @@ from allennlp.common.params import with_overrides
 from allennlp.common.util import import_module_and_submodules
 
 from mft_plugin.experiments.plan import Run, canonical_json, plan_runs, short_hash
-from mft_plugin.experiments.spec import STAGE1_SETTING, ZERO_SHOT, Experiment, has_zero_shot
+from mft_plugin.experiments.spec import Experiment, has_zero_shot
 from mft_plugin.experiments.locks import FolderLock, LockHeld  # noqa: F401
 from mft_plugin.experiments.report import write_results
+from mft_plugin.experiments.scoring import RunFiles, run_scores
 from mft_plugin.experiments.training_process import allennlp_command, run_allennlp
 from mft_plugin.settings import training_configs_dir
 
@@ -698,120 +699,19 @@ class ExperimentRunner:
             f"{section}.sample_count": None,
         }
 
+    def run_files(self, run: Run) -> RunFiles:
+        """Where `run`'s figures of training and evaluation are, for the scoring rule."""
+        return RunFiles(
+            metrics=self.run_dir(run) / "metrics.json",
+            test_metrics=self.test_metrics_path(run),
+            zero_shot=self.zero_shot_paths(run) if run.held_out is not None else {},
+        )
+
     def scores(self, run: Run) -> List[Dict[str, Any]]:
-        """
-        The metric of each domain a finished evaluation run covers, on dev (and test), by the
-        experiment's scoring rule: the kept epoch's dev figures (`checkpoint: last`, the last
-        epoch's `validation_*`; `best`, AllenNLP's `best_validation_*`), and the test figures of
-        the kept model. `dev_at_best_epoch`, the dev score of each run's best epoch, is kept for
-        reference (None where the experiment validates the last epoch only). A row's `setting`
-        is None for a method's plain result; `stage1` for a stage-1 model scored on its own
-        (`stage1_scores`); in a transfer experiment `zero-shot` for a stage-1 model scored on
-        the held-out domain, and `shots=N` or `shots=all` for the runs on it.
-        """
+        """The rows of a finished run by the experiment's scoring rule (`run_scores`)."""
         if not self.finished(run):
             return []
-        if run.is_stage1:
-            if run.held_out is not None:
-                return self.zero_shot_scores(run)
-            if self.experiment.stage1_scores:
-                return self._scores_of_training(run, self.experiment.domains, STAGE1_SETTING)
-            return []
-        domains = [run.domain] if run.domain else self.experiment.domains
-        return self._scores_of_training(run, domains, run.setting)
-
-    def _scores_of_training(
-        self, run: Run, domains: List[str], setting: Optional[str]
-    ) -> List[Dict[str, Any]]:
-        metric = self.experiment.metric
-        metrics_file = self.run_dir(run) / "metrics.json"
-        trained = self.trained_metrics(run)
-        scored = "validation" if self.experiment.checkpoint == "last" else "best_validation"
-        test_path = self.test_metrics_path(run)
-        tested = json.loads(test_path.read_text()) if test_path and test_path.is_file() else {}
-        rows = []
-        for domain in domains:
-            dev = trained.get(f"{scored}_{metric}_{domain}")
-            if dev is None:
-                raise ConfigurationError(
-                    f"{metrics_file} has no {scored}_{metric}_{domain}; "
-                    f"is {domain!r} a domain of the dev data?"
-                )
-            test = tested.get(f"{metric}_{domain}")
-            for value in run.sweep_values:
-                rows.append(
-                    {
-                        "method": run.method,
-                        "seed": run.seed,
-                        "domain": domain,
-                        "sweep_value": value,
-                        "setting": setting,
-                        "dev": dev,
-                        "test": test,
-                        "epoch": trained.get("kept_epoch", trained.get("best_epoch")),
-                        # a run validated at its last epoch only has no best epoch
-                        "dev_at_best_epoch": (
-                            trained.get(f"best_validation_{metric}_{domain}")
-                            if self.experiment.validate == "every_epoch"
-                            else None
-                        ),
-                        "run": run.run_id,
-                    }
-                )
-        return rows
-
-    def trained_metrics(self, run: Run) -> Dict[str, Any]:
-        """
-        The run's metrics.json, if the run kept the model that the experiment's scoring rule
-        scores: a run that kept its best epoch (no `kept_epoch`) under `checkpoint: last` is an
-        error, whether its figures of training are read or its archive is evaluated.
-        """
-        metrics_file = self.run_dir(run) / "metrics.json"
-        trained = json.loads(metrics_file.read_text())
-        if self.experiment.checkpoint == "last" and "kept_epoch" not in trained:
-            raise ConfigurationError(
-                f"{metrics_file} has no kept_epoch: the run kept its best epoch, but the "
-                "experiment scores the last (checkpoint: last). Delete the run folder to train it "
-                "again, or set checkpoint: 'best'."
-            )
-        return trained
-
-    def zero_shot_scores(self, run: Run) -> List[Dict[str, Any]]:
-        """
-        The rows of a transfer experiment's stage-1 run: the zero-shot scores of its archive
-        (the model the scoring rule keeps) on the held-out domain.
-        """
-        if not has_zero_shot(run.method):
-            return []
-        trained = self.trained_metrics(run)
-        figures = {}
-        for split, path in self.zero_shot_paths(run).items():
-            if not path.is_file():
-                continue
-            metrics = json.loads(path.read_text())
-            if self.experiment.metric not in metrics:
-                raise ConfigurationError(
-                    f"{path} has no {self.experiment.metric!r}; the evaluation reported "
-                    f"{sorted(metrics)}"
-                )
-            figures[split] = metrics[self.experiment.metric]
-        if "dev" not in figures:
-            return []
-        return [
-            {
-                "method": run.method,
-                "seed": run.seed,
-                "domain": run.held_out,
-                "sweep_value": value,
-                "setting": ZERO_SHOT,
-                "dev": figures["dev"],
-                "test": figures.get("test"),
-                "epoch": trained.get("kept_epoch", trained.get("best_epoch")),
-                "dev_at_best_epoch": None,
-                "run": run.run_id,
-            }
-            for value in run.sweep_values
-        ]
+        return run_scores(self.experiment, run, self.run_files(run))
 
     def score_rows(self) -> List[Dict[str, Any]]:
         """The `scores` of every run, finished or not."""
