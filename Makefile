@@ -1,6 +1,6 @@
 # The two commands of the README: `make install`, then `make test`.
 # STACK=classic selects AllenNLP's own pins on Python 3.10 (see scripts/install.sh).
-.PHONY: install test lock lint results docs configs
+.PHONY: install test lock lint typecheck results docs configs
 
 STACK ?= default
 export STACK
@@ -19,6 +19,10 @@ LINT_PATHS = mft_plugin tests benchmarks scripts setup.py examples
 lint:
 	$(if $(filter classic,$(STACK)),.venv-classic,.venv)/bin/black --check $(LINT_PATHS)
 	$(if $(filter classic,$(STACK)),.venv-classic,.venv)/bin/flake8 $(LINT_PATHS)
+
+# mypy over mft_plugin/ (configuration: pyproject.toml's [tool.mypy]).
+typecheck:
+	$(if $(filter classic,$(STACK)),.venv-classic,.venv)/bin/mypy
 
 # Every experiment's results.md and results.png under benchmarks/results, from its results.json,
 # and the results index docs/results.md (see mft_plugin/experiments/pages.py).

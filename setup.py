@@ -77,6 +77,8 @@ setup(
             "pytest-xdist",
             "black==22.12.0",
             "flake8",
+            # `make typecheck`; the configuration is pyproject.toml's [tool.mypy]
+            "mypy",
             'accelerate; python_version >= "3.11"',
         ],
     },
