@@ -36,12 +36,14 @@ class PerDomainAccuracy(Metric):
     """
 
     supports_distributed = True
+    _correct: torch.Tensor  # set by reset()
+    _total: torch.Tensor
 
     def __init__(self, domain_names: List[str]) -> None:
         self.domain_names = list(domain_names)
         self.reset()
 
-    def __call__(  # type: ignore
+    def __call__(  # type: ignore[override]
         self,
         predictions: torch.Tensor,
         gold_labels: torch.Tensor,
@@ -94,17 +96,20 @@ class DeviceAccuracy(Metric):
     """
 
     supports_distributed = True
+    _counts: torch.Tensor  # set by reset()
 
     def __init__(self) -> None:
         self.reset()
 
-    def __call__(  # type: ignore
+    def __call__(
         self,
         predictions: torch.Tensor,
         gold_labels: torch.Tensor,
-        mask: Optional[torch.BoolTensor] = None,
+        mask: Optional[torch.Tensor] = None,
     ) -> None:
-        predictions, gold_labels, mask = self.detach_tensors(predictions, gold_labels, mask)
+        # detach_tensors passes a None mask through; AllenNLP annotates it for tensors only.
+        tensors = self.detach_tensors(predictions, gold_labels, mask)  # type: ignore[arg-type]
+        predictions, gold_labels, mask = tensors
         predicted = predictions.view(-1, predictions.size(-1)).max(-1)[1]
         correct = (predicted == gold_labels.reshape(-1).long()).double()
         weights = torch.ones_like(correct) if mask is None else mask.reshape(-1).double()
@@ -135,11 +140,13 @@ class DeviceAverage(Metric):
     """
 
     supports_distributed = True
+    _total: torch.Tensor  # set by reset()
+    _count: int
 
     def __init__(self) -> None:
         self.reset()
 
-    def __call__(self, value: torch.Tensor) -> None:  # type: ignore
+    def __call__(self, value: torch.Tensor) -> None:  # type: ignore[override]
         value = value.detach().double().reshape(())
         if self._total.device != value.device:
             self._total = self._total.to(value.device)

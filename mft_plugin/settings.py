@@ -17,7 +17,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 PACKAGED_ENCODER_NAME = "all-MiniLM-L6-v2"
 STAGE_DEFAULTS_FILE = "defaults.libsonnet"
@@ -148,7 +148,7 @@ def _default(name: str) -> str:
     return next(variable.default for variable in ENVIRONMENT if variable.name == name)
 
 
-def stage_defaults(configs_dir: Optional[Path] = None) -> Dict[str, Any]:
+def stage_defaults(configs_dir: Union[str, Path, None] = None) -> Dict[str, Any]:
     """
     The stage settings of `defaults.libsonnet` in `configs_dir` (default: the shipped
     `training_configs/`): `max_length`, `stage1`, `stage2` and `transfer`, as the configs and
@@ -209,7 +209,7 @@ def write_reference_tables(page: str) -> str:
     return page
 
 
-def main(argv: List[str] = None) -> None:
+def main(argv: Optional[List[str]] = None) -> None:
     import argparse
 
     parser = argparse.ArgumentParser(

@@ -57,12 +57,16 @@ class KeepLastEpochCallback(TrainerCallback):
     def _draw_as_validation_would(trainer: "GradientDescentTrainer") -> None:
         """The random draws of a validation pass, without the pass (see the class docstring)."""
         loader = trainer._validation_data_loader
-        if not isinstance(loader, MultiProcessDataLoader) or loader.batch_sampler is None:
+        if not isinstance(loader, MultiProcessDataLoader):
+            return
+        # has-type: mypy cannot infer these attributes from MultiProcessDataLoader's __init__.
+        sampler = loader.batch_sampler  # type: ignore[has-type]
+        if sampler is None:
             return
         instances = list(loader.iter_instances())
-        size = loader.max_instances_in_memory
+        size = loader.max_instances_in_memory  # type: ignore[has-type]
         for chunk in lazy_groups_of(instances, size) if size else [instances]:
-            for _ in loader.batch_sampler.get_batch_indices(chunk):
+            for _ in sampler.get_batch_indices(chunk):
                 pass
 
     def on_start(

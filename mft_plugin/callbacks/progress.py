@@ -1,6 +1,7 @@
 """Tells a model how far training has got, for schedules such as BERT (Adv)'s reversal weight."""
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
+from allennlp.data import TensorDict
 from allennlp.training.callbacks.callback import TrainerCallback
 
 if TYPE_CHECKING:
@@ -22,20 +23,24 @@ class TrainingProgressCallback(TrainerCallback):
         super().on_start(trainer, is_primary)
         self._total = max(1, trainer._num_epochs * len(trainer.data_loader))
         self._per_epoch = len(trainer.data_loader)
-        trainer.model.training_progress = 0.0
+        # `training_progress` is a plain float attribute of the models that use it; mypy reads
+        # it through nn.Module.__getattr__ as Tensor | Module.
+        trainer.model.training_progress = 0.0  # type: ignore[assignment]
 
     def on_batch(
         self,
-        trainer,
-        batch_inputs,
-        batch_outputs,
-        batch_metrics,
-        epoch,
-        batch_number,
-        is_training,
-        is_primary=True,
-        **kwargs
+        trainer: "GradientDescentTrainer",
+        batch_inputs: List[TensorDict],
+        batch_outputs: List[Dict[str, Any]],
+        batch_metrics: Dict[str, Any],
+        epoch: int,
+        batch_number: int,
+        is_training: bool,
+        is_primary: bool = True,
+        batch_grad_norm: Optional[float] = None,
+        **kwargs,
     ) -> None:
         if is_training:
             done = epoch * self._per_epoch + batch_number
-            trainer.model.training_progress = min(1.0, done / self._total)
+            progress = min(1.0, done / self._total)
+            trainer.model.training_progress = progress  # type: ignore[assignment]

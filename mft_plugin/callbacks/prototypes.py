@@ -8,7 +8,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple, cast
 
 import torch
 import torch.distributed as dist
@@ -127,6 +127,7 @@ class PrototypeCallback(TrainerCallback):
         """
         start = time.perf_counter()
         config = model.typicality_config
+        assert config is not None  # computed only for a model that uses typicality
         embeddings, domains, labels = self.embed(model, instances)
         groups = labels if config.granularity == "domain_class" else torch.zeros_like(labels)
         num_groups = model.num_labels if config.granularity == "domain_class" else 1
@@ -136,10 +137,11 @@ class PrototypeCallback(TrainerCallback):
         )
         if _distributed():
             sums, counts = _all_reduce_sum(sums), _all_reduce_sum(counts)
-        all_embeddings = None
+        all_embeddings: Optional[Tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = None
         if config.prototypes_per_class > 1:
-            all_embeddings = tuple(
-                torch.cat(parts) for parts in zip(*_gather((embeddings, domains, groups)))
+            all_embeddings = cast(  # the three parts gathered: embeddings, domains, groups
+                Tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+                tuple(torch.cat(parts) for parts in zip(*_gather((embeddings, domains, groups)))),
             )
         scores = compute_typicality(
             embeddings, domains, groups, sums, counts, config, all_embeddings
@@ -148,7 +150,7 @@ class PrototypeCallback(TrainerCallback):
         vocab = model.vocab
         records = [
             {
-                "instance_id": instance["metadata"]["instance_id"],
+                "instance_id": instance["metadata"]["instance_id"],  # type: ignore[index]
                 "domain": model.domain_names[int(domain)],
                 "label": vocab.get_token_from_index(int(label), model._label_namespace),
                 "typicality": float(score),
@@ -198,8 +200,9 @@ class PrototypeCallback(TrainerCallback):
                     tokens = nn_util.move_to_device(tensors["tokens"], device)
                     rows = torch.tensor(batch_indices)
                     embeddings[rows] = model.prototype_embedding(tokens).cpu().to(torch.float16)
-                    domains[rows] = tensors["domain"]
-                    labels[rows] = tensors["label"]
+                    # Label fields batch to tensors; TensorDict also allows nested dicts.
+                    domains[rows] = tensors["domain"]  # type: ignore[assignment]
+                    labels[rows] = tensors["label"]  # type: ignore[assignment]
         finally:
             model.train(was_training)
         return embeddings, domains, labels
@@ -253,7 +256,7 @@ def check_every_instance_scored(
     Refuses saved scores that miss a training instance: the model would weight it 1 without a
     word. In distributed training `instances` is this worker's shard.
     """
-    instance_ids = [instance["metadata"]["instance_id"] for instance in instances]
+    instance_ids = [instance["metadata"]["instance_id"] for instance in instances]  # type: ignore[index]
     missing = [instance_id for instance_id in instance_ids if instance_id not in scores]
     if not missing:
         return
@@ -336,7 +339,11 @@ def _require_two_training_domains(instances: Sequence[Instance]) -> None:
     """
     # the `domain` field, which the reader contract (checked before) requires; the metadata's
     # `domain` is optional
-    domains = {instance["domain"].label for instance in instances if "domain" in instance.fields}
+    domains = {
+        instance["domain"].label  # type: ignore[attr-defined]  # a DomainField, typed Field
+        for instance in instances
+        if "domain" in instance.fields
+    }
     if _distributed():
         domains = set().union(*_gather(domains))
     domains.discard(None)
@@ -355,9 +362,10 @@ def _require_known_domains(instances: Sequence[Instance], model: MetaFineTuning)
     """
     unknown = sorted(
         {
-            instance["domain"].label
+            instance["domain"].label  # type: ignore[attr-defined]
             for instance in instances
-            if "domain" in instance.fields and instance["domain"]._label_id == NO_DOMAIN
+            if "domain" in instance.fields
+            and instance["domain"]._label_id == NO_DOMAIN  # type: ignore[attr-defined]
         }
     )
     if unknown:
@@ -370,7 +378,7 @@ def _require_known_domains(instances: Sequence[Instance], model: MetaFineTuning)
 def _domain_counts(instances: Sequence[Instance], num_domains: int) -> torch.Tensor:
     counts = torch.zeros(num_domains, dtype=torch.float64)
     for instance in instances:
-        counts[instance["domain"]._label_id] += 1
+        counts[instance["domain"]._label_id] += 1  # type: ignore[attr-defined]
     return _all_reduce_sum(counts) if _distributed() else counts
 
 
@@ -405,7 +413,7 @@ def _gather(value: Any) -> List[Any]:
 
 def _interleave(shards: List[List[Any]]) -> List[Any]:
     """Undo AllenNLP's distributed sharding (worker r reads items r, r + W, r + 2W, ...)."""
-    merged = []
+    merged: List[Any] = []
     for position in range(max(len(shard) for shard in shards)):
         merged.extend(shard[position] for shard in shards if position < len(shard))
     return merged

@@ -72,7 +72,7 @@ import logging
 import re
 import sys
 from pathlib import Path
-from typing import Callable, Dict, Optional, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, TypeVar
 
 from mft_plugin.data.wordnet_pairs import (
     DEFAULT_SEED,
@@ -263,11 +263,11 @@ def size_requests(
 
 def _per_domain(
     parser: argparse.ArgumentParser, option: str, values, domains: Sequence[str]
-) -> Dict[str, object]:
+) -> Dict[str, Any]:
     """Resolve `[(domain or None, value)]`: a domain's own value, else the bare (default) one."""
     if not values:
         return {}
-    named: Dict[str, object] = {}
+    named: Dict[str, Any] = {}
     defaults = []
     for domain, value in values:
         if domain is None:

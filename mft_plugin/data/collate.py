@@ -7,7 +7,7 @@ tensor per instance, then a stack per field); for the plugin's instances (one
 `pretrained_transformer` text field, a label, a domain, metadata) that is most of a training
 step's host time once the encoder is fast (a GPU, or a small encoder).
 """
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Type
 
 import numpy
 import torch
@@ -82,11 +82,11 @@ def _text_tensors(fields: List[TextField]) -> Optional[Dict[str, Dict[str, torch
     indexers = fields[0]._token_indexers
     if indexers is None or any(field._indexed_tokens is None for field in fields):
         return None
-    output = {}
+    output: Dict[str, Dict[str, torch.Tensor]] = {}
     for indexer_name, indexer in indexers.items():
         if type(indexer) is not PretrainedTransformerIndexer or indexer._max_length is not None:
             return None
-        indexed = [field._indexed_tokens[indexer_name] for field in fields]  # type: ignore
+        indexed = [field._indexed_tokens[indexer_name] for field in fields]
         keys = list(indexed[0])
         if any(list(tokens) != keys for tokens in indexed):
             return None
@@ -98,6 +98,7 @@ def _text_tensors(fields: List[TextField]) -> Optional[Dict[str, Dict[str, torch
 
 def _padded(rows: List[List[Any]], key: str, indexer: PretrainedTransformerIndexer) -> torch.Tensor:
     """`rows` padded to the longest, with the indexer's padding value and dtype for `key`."""
+    dtype: Type[numpy.generic]
     if key == "type_ids":
         padding, dtype = 0, numpy.int64
     elif key in ("mask", "wordpiece_mask") or isinstance(

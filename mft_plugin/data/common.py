@@ -15,13 +15,13 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, cast
 
 from allennlp.common.checks import ConfigurationError
 from allennlp.data import Instance
 from allennlp.data.dataset_readers.dataset_reader import DatasetReader
 from allennlp.data.fields import Field, LabelField, MetadataField, TextField
-from allennlp.data.token_indexers import PretrainedTransformerIndexer
+from allennlp.data.token_indexers import PretrainedTransformerIndexer, TokenIndexer
 from allennlp.data.tokenizers import PretrainedTransformerTokenizer, Token
 
 from mft_plugin import compat
@@ -287,6 +287,7 @@ def _class_quotas(
     """
     if fraction is not None:
         return {label: max(1, round(fraction * size)) for label, size in sizes.items()}
+    assert count is not None  # the caller gives fraction or count
     total = sum(sizes.values())
     if count >= total:
         return dict(sizes)
@@ -392,7 +393,7 @@ class MultiDomainReader(DatasetReader):
             self._tokenizer = PretrainedTransformerTokenizer(
                 model_name, add_special_tokens=False, tokenizer_kwargs=tokenizer_kwargs
             )
-            self._token_indexers = {
+            self._token_indexers: Dict[str, TokenIndexer] = {
                 "tokens": PretrainedTransformerIndexer(
                     model_name, tokenizer_kwargs=tokenizer_kwargs
                 )
@@ -474,7 +475,8 @@ class MultiDomainReader(DatasetReader):
         return Instance(fields)
 
     def apply_token_indexers(self, instance: Instance) -> None:
-        instance.fields["tokens"].token_indexers = self._token_indexers  # type: ignore
+        tokens = cast(TextField, instance.fields["tokens"])  # Instance types its fields Field
+        tokens.token_indexers = self._token_indexers
 
 
 def _check_record(file_path, record: RawRecord) -> None:

@@ -8,7 +8,7 @@ by what it declares (`requires_domain`, `uses_typicality`, its namespaces and th
 embedder), not by its class, so that this module imports nothing above the data package.
 """
 import inspect
-from typing import Any, Iterable, List, Optional, Set
+from typing import Any, Iterable, List, NoReturn, Optional, Set, cast
 
 from allennlp.common.checks import ConfigurationError
 from allennlp.data import Instance
@@ -49,7 +49,8 @@ def instance_text(instance: Instance) -> str:
     tokens = instance.fields.get("tokens")
     if not isinstance(tokens, TextField):
         return ""
-    pieces = [token.text for token in tokens.tokens]
+    # A word piece always has its text; AllenNLP's Token types it Optional.
+    pieces = [cast(str, token.text) for token in tokens.tokens]
     indexers = tokens._token_indexers or {}
     hf_tokenizer = next(
         (
@@ -99,7 +100,7 @@ def check_reader_contract(instances: Iterable[Instance], model: Any, reader: Any
     needs_ids = bool(getattr(model, "uses_typicality", False))
     accepted = _forward_arguments(model)
 
-    def fail(position: int, problem: str, advice: str = "") -> None:
+    def fail(position: int, problem: str, advice: str = "") -> NoReturn:
         raise ConfigurationError(
             f"Training instance {position} of reader {name} does not meet the reader contract of "
             f"{model_name}: {problem}.{(' ' + advice) if advice else ''} See {CONTRACT_PAGE}."

@@ -38,7 +38,7 @@ class DomainField(LabelField):
     label_namespace : `str`, optional (default = `"domain_labels"`)
     """
 
-    __slots__ = []  # type: ignore[var-annotated]
+    __slots__ = []
 
     # (namespace, domain) pairs already warned about, once per process, as AllenNLP's
     # `LabelField` warns about namespaces.

@@ -92,7 +92,7 @@ class MultiDomainNliReader(MultiDomainReader):
         if skipped:
             logger.info("Skipped %d pairs with gold label '-' (no consensus) in %s", skipped, path)
 
-    def text_to_instance(  # type: ignore
+    def text_to_instance(
         self,
         premise: str,
         hypothesis: str,

@@ -156,7 +156,7 @@ class MultiDomainReviewReader(MultiDomainReader):
                 ),
             )
 
-    def text_to_instance(  # type: ignore
+    def text_to_instance(
         self,
         text: str,
         label: Optional[str] = None,
@@ -211,8 +211,8 @@ def parse_review_blocks(
                 raise DataFileError(path, review_start, "review has no <review_text> field")
             yield review_start, fields
             review_start = None
-        elif review_start is not None and _OPEN_TAG.match(stripped):
-            field_name = _OPEN_TAG.match(stripped).group(1)
+        elif review_start is not None and (opened := _OPEN_TAG.match(stripped)):
+            field_name = opened.group(1)
             field_start = line_number
         else:
             where = (

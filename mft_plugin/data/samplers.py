@@ -26,7 +26,8 @@ class SingleDomainBucketSampler(BucketBatchSampler):
     def _by_domain(self, instances: Sequence[Instance]) -> Dict[str, List[int]]:
         groups: Dict[str, List[int]] = defaultdict(list)
         for index, instance in enumerate(instances):
-            groups[instance[self.domain_field].label].append(index)
+            # Instance.__getitem__ is typed Field; the domain field is a DomainField.
+            groups[instance[self.domain_field].label].append(index)  # type: ignore[attr-defined]
         return groups
 
     def get_batch_indices(self, instances: Sequence[Instance]) -> Iterable[List[int]]:

@@ -109,7 +109,7 @@ class TermPairReader(MultiDomainReader):
         if count == 0:
             raise DataFileError(path, None, "holds no term pairs")
 
-    def text_to_instance(  # type: ignore
+    def text_to_instance(
         self,
         hyponym: str,
         hypernym: str,

@@ -264,7 +264,8 @@ def random_negatives(
     """Two random terms of the domain with no is-a relation in either direction."""
 
     def draw() -> Optional[Pair]:
-        pair = tuple(rng.sample(terms, 2))
+        first, second = rng.sample(terms, 2)
+        pair = (first, second)
         return None if same_term(*pair) or is_related(pair, is_a) else pair
 
     def enumerate_all() -> List[Pair]:

@@ -139,14 +139,15 @@ class MultiDomainWrapper(DatasetReader):
                 self.wrap(instance, domain, f"{prefix}:{position}", path, position)
                 for position, instance in enumerate(self.base_reader.read(path))
             )
+            # Instance.__getitem__ is typed Field; wrap() made `domain` a DomainField.
             kept = (
                 instance
                 for instance in wrapped
-                if self.domains is None or instance["domain"].label in self.domains
+                if self.domains is None or instance["domain"].label in self.domains  # type: ignore[attr-defined]
             )
             if self.sample_fraction is not None or self.sample_count is not None:
                 pool = list(kept)
-                keys = [(i["domain"].label, _label_of(i)) for i in pool]
+                keys = [(i["domain"].label, _label_of(i)) for i in pool]  # type: ignore[attr-defined]
                 chosen = stratified_positions(
                     keys, self.sample_fraction, self.sample_count, self.sample_seed
                 )
@@ -154,7 +155,7 @@ class MultiDomainWrapper(DatasetReader):
             count = 0
             for instance in kept:
                 count += 1
-                present.add(instance["domain"].label)
+                present.add(instance["domain"].label)  # type: ignore[attr-defined]
                 yield instance
             logger.info("Read %d instances from %s", count, path)
         missing = [domain for domain in self.domains or () if domain not in present]
@@ -219,6 +220,7 @@ class MultiDomainWrapper(DatasetReader):
 
     def _domain_from_instance(self, instance: Instance, path, position) -> Optional[str]:
         name = self.domain_field
+        assert name is not None  # called only with a domain_field
         field = instance.fields.get(name)
         if field is not None:
             if isinstance(field, LabelField):
@@ -252,7 +254,7 @@ class MultiDomainWrapper(DatasetReader):
             )
         return str(value)
 
-    def text_to_instance(self, *args, domain: Optional[str] = None, **kwargs) -> Instance:  # type: ignore
+    def text_to_instance(self, *args, domain: Optional[str] = None, **kwargs) -> Instance:
         """
         The base reader's `text_to_instance(*args, **kwargs)` (given `domain` too, when it takes
         one), with the domain field and metadata added; `instance_id` is None.

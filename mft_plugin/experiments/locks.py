@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import IO, Optional
 
 try:
     import fcntl
@@ -36,7 +36,7 @@ class FolderLock:
         self.path = Path(path)
         self.what = what
         self.shared = shared
-        self._handle = None
+        self._handle: Optional[IO[str]] = None
 
     def acquire(self) -> "FolderLock":
         if fcntl is None:

@@ -30,7 +30,7 @@ from mft_plugin.experiments.report import (
 # The fields of an `Experiment` that a results.json does not keep, none of which the pages
 # read: `validate` is missing from the results of experiments run before it existed, which
 # validated after every epoch.
-_NOT_IN_RESULTS = {
+_NOT_IN_RESULTS: Dict[str, Any] = {
     "validate": "every_epoch",
     "reader": {},
     "overrides": {},

@@ -103,6 +103,7 @@ def plan_runs(experiment: Experiment) -> List[Run]:
                 )
                 slug = "default"
                 if swept:
+                    assert experiment.sweep is not None  # swept says so
                     # a value that leaves the method's settings as an earlier one did (MFT (DC)
                     # under mft_model values that differ in typicality only) reuses its runs
                     slug = first_slug.setdefault(
@@ -141,7 +142,7 @@ def waves(runs: List[Run]) -> List[List[Run]]:
 
 
 def _settings_for(experiment: Experiment, method: str, value: Any) -> Dict[str, Any]:
-    settings = {
+    settings: Dict[str, Any] = {
         "stage1": copy.deepcopy(experiment.stage1),
         "stage2": copy.deepcopy(experiment.stage2),
         "few_shot": copy.deepcopy(experiment.few_shot),
@@ -246,6 +247,7 @@ def _transfer_runs(
             stage1_spec.update(kind=info["stage1"], variant=info.get("variant"))
         stage1 = Run(f"{base}/stage1", method, seed, stage1_spec, held_out=held_out)
         runs.append(stage1)
+    assert experiment.transfer is not None  # planned only for a transfer experiment
     for shots in experiment.transfer["shots"]:
         setting = shots_setting(shots)
         run_spec = dict(

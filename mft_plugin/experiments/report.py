@@ -333,7 +333,7 @@ def results_figure(plt, experiment: Experiment, summary: Dict[str, Any]):
             title=experiment.name,
         )
     elif experiment.sweep is None:
-        per_row = next(iter(per_value.values()), {})
+        per_row: Dict[str, Any] = next(iter(per_value.values()), {})
         drawn = _bars(plt, columns, per_row, labels, ylabel, title=experiment.name)
     else:
 
@@ -437,9 +437,10 @@ def _line_plots(
         for label, points in lines(column):
             if not any(points):
                 continue
-            means = [points[i]["mean"] if points[i] else float("nan") for i in order]
+            ordered = [points[i] for i in order]
+            means = [point["mean"] if point else float("nan") for point in ordered]
             # the spread over seeds, where there are several
-            spreads = [(points[i].get("std") or 0.0) if points[i] else 0.0 for i in order]
+            spreads = [(point.get("std") or 0.0) if point else 0.0 for point in ordered]
             handle = axes.errorbar(
                 [xs[i] for i in order],
                 means,

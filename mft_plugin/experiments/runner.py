@@ -76,7 +76,9 @@ def last_error(log_path: Path) -> Optional[str]:
 
 
 def is_disk_full(message: Optional[str]) -> bool:
-    return bool(message) and (
+    if not message:
+        return False
+    return (
         "disk full" in message
         or "No space left on device" in message
         or f"[Errno {errno.ENOSPC}]" in message
@@ -627,7 +629,9 @@ class ExperimentRunner:
             return
         from allennlp.commands.evaluate import evaluate_from_archive
 
-        test = data_path_text(self.experiment.data["test"])
+        test_data = self.experiment.data["test"]
+        assert test_data is not None  # else there is no test metrics path
+        test = data_path_text(test_data)
         archive = self.archive_to_evaluate(run, path)
         logger.info("Evaluating %s on %s", run.run_id, test)
         metrics = evaluate_from_archive(archive, test)
@@ -678,7 +682,9 @@ class ExperimentRunner:
         for split, path in self.zero_shot_paths(run).items():
             if path.is_file():
                 continue
-            data = data_path_text(self.experiment.data[split])
+            split_data = self.experiment.data[split]
+            assert split_data is not None  # zero_shot_paths names only splits with data
+            data = data_path_text(split_data)
             archive = self.archive_to_evaluate(run, path)
             logger.info("Evaluating %s on %s of %s (zero-shot)", run.run_id, run.held_out, data)
             metrics = evaluate_from_archive(archive, data, cmd_overrides=overrides)

@@ -23,7 +23,7 @@ import json
 import os
 import re
 from dataclasses import dataclass, field, fields
-from typing import Any, Dict, List, Optional, Tuple, TypedDict, Union
+from typing import Any, Dict, List, Optional, Tuple, TypedDict, Union, cast
 
 from allennlp.common import Params
 from allennlp.common.checks import ConfigurationError
@@ -353,8 +353,9 @@ def _load_experiment(
         bf16=bool(raw.get("bf16", False)),
         reader=dict(raw.get("reader", {})),
         few_shot=few_shot,
-        stage1=stage1,
-        stage2=stage2,
+        # the defaults with the file's known keys on top (_with_defaults), checked above
+        stage1=cast(Stage1Settings, stage1),
+        stage2=cast(Stage2Settings, stage2),
         sweep=sweep,
         overrides=dict(raw.get("overrides", {})),
         stage1_scores=stage1_scores,

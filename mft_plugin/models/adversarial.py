@@ -22,12 +22,12 @@ class GradientReversal(torch.autograd.Function):
     """Identity forward; the gradient is multiplied by −weight on the way back (Ganin & Lempitsky)."""
 
     @staticmethod
-    def forward(ctx, features: torch.Tensor, weight: float) -> torch.Tensor:  # type: ignore
+    def forward(ctx, features: torch.Tensor, weight: float) -> torch.Tensor:
         ctx.weight = weight
         return features.view_as(features)
 
     @staticmethod
-    def backward(ctx, gradient: torch.Tensor):  # type: ignore
+    def backward(ctx, gradient: torch.Tensor):
         return -ctx.weight * gradient, None
 
 
@@ -108,7 +108,7 @@ class AdversarialClassifier(TransformerClassifier):
             return self.reversal_weight * dann_schedule(self.training_progress)
         return self.reversal_weight
 
-    def forward(  # type: ignore
+    def forward(
         self,
         tokens: TextFieldTensors,
         label: Optional[torch.IntTensor] = None,
@@ -129,6 +129,7 @@ class AdversarialClassifier(TransformerClassifier):
                 f"mft_plugin.data.DomainField `domain`. See {CONTRACT_PAGE}, or {WRAPPER_ADVICE}."
             )
         if self.training:
+            assert domain is not None  # refused above when training
             self.require_known_domains(
                 domain,
                 metadata,

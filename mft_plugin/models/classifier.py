@@ -146,7 +146,7 @@ class TransformerClassifier(Model):
     ) -> None:
         super().__init__(
             vocab,
-            regularizer=regularizer,
+            regularizer=regularizer,  # type: ignore[arg-type]  # Model's None default is untyped
             serialization_dir=serialization_dir,
             ddp_accelerator=ddp_accelerator,
         )
@@ -155,10 +155,12 @@ class TransformerClassifier(Model):
         self._embedder_key = _single_transformer_key(text_field_embedder)
         transformer = self.transformer
         if not keep_pooler and getattr(transformer, "pooler", None) is not None:
-            transformer.pooler = None
-        self._uses_token_types = getattr(transformer.config, "type_vocab_size", 0) > 1
-        self.hidden_size: int = transformer.config.hidden_size
-        self.num_layers: int = transformer.config.num_hidden_layers
+            transformer.pooler = None  # type: ignore[assignment]  # a HuggingFace attribute
+        # A HuggingFace config, which nn.Module's __getattr__ types as Tensor | Module.
+        config: Any = transformer.config
+        self._uses_token_types = getattr(config, "type_vocab_size", 0) > 1
+        self.hidden_size: int = config.hidden_size
+        self.num_layers: int = config.num_hidden_layers
 
         # basic_classifier's pipeline; modules not given are no submodules at all, so the state
         # dict (and every archive made without them) is unchanged.
@@ -329,7 +331,7 @@ class TransformerClassifier(Model):
 
     # ----------------------------------------------------------------------------------------
     # Model API
-    def forward(  # type: ignore
+    def forward(
         self,
         tokens: TextFieldTensors,
         label: Optional[torch.IntTensor] = None,
@@ -405,6 +407,7 @@ class TransformerClassifier(Model):
         }
         outputs = self.make_output_human_readable(self(**model_input))
         separated: List[Dict[str, numpy.ndarray]] = [{} for _ in instances]
+        output: Any  # a tensor, then its numpy array; or a list
         for name, output in list(outputs.items()):
             if isinstance(output, torch.Tensor):
                 if output.dim() == 0:

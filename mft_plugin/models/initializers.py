@@ -80,7 +80,7 @@ class StageOneInitializer(PretrainedModelInitializer):
                 if source in self.weights:
                     self.parameter_name_overrides.setdefault(f"_label_classifier.{suffix}", source)
 
-    def __call__(self, tensor: torch.Tensor, parameter_name: str, **kwargs) -> None:  # type: ignore
+    def __call__(self, tensor: torch.Tensor, parameter_name: str, **kwargs) -> None:  # type: ignore[override]
         source_name = self.parameter_name_overrides.get(parameter_name, parameter_name)
         if source_name not in self.weights:
             raise ConfigurationError(self._missing_parameter_message(parameter_name, source_name))

@@ -97,6 +97,7 @@ class MetaFineTuning(TransformerClassifier):
     requires_domain = True
 
     _fixed_init_parameters = ("keep_pooler",)
+    _domain_prior: torch.Tensor  # a registered buffer
 
     def __init__(
         self,
@@ -230,13 +231,20 @@ class MetaFineTuning(TransformerClassifier):
         # One small host-to-device copy a batch. A table of every score on the device, gathered
         # by row, would still need the rows copied (the reader contract gives the batch no
         # index field) and measured twice as slow on the host (8 vs 17 µs a batch of 32).
-        scores = [self._typicality_by_id.get(m.get("instance_id"), 1.0) for m in metadata]
+        # An instance_id of None finds no score, so its weight is 1.
+        scores = [
+            self._typicality_by_id.get(m.get("instance_id"), 1.0)  # type: ignore[arg-type]
+            for m in metadata
+        ]
         return torch.tensor(scores, dtype=torch.float, device=device)
 
     def domain_corruption_logits(
         self, encoded: EncoderOutput, domain: torch.Tensor
     ) -> List[torch.Tensor]:
         """δ_l(h_l(x) + E_D(k)) for every l in Ls, h_l the masked mean without [CLS] (§3.3)."""
+        # Both are set when domain_corruption_weight > 0, which corrupting requires.
+        assert self._domain_embedding is not None and self._domain_heads is not None
+        assert encoded.hidden_states is not None  # corrupting encodes with all_layers
         true_domain = self._domain_embedding(domain.long())
         logits = []
         for position, layer in enumerate(self.skip_layers):
@@ -245,7 +253,7 @@ class MetaFineTuning(TransformerClassifier):
             logits.append(head(pooled + true_domain))
         return logits
 
-    def forward(  # type: ignore
+    def forward(
         self,
         tokens: TextFieldTensors,
         label: Optional[torch.IntTensor] = None,
@@ -281,6 +289,7 @@ class MetaFineTuning(TransformerClassifier):
         output["label_loss"] = label_loss
         loss = label_loss
         if corrupting:
+            assert domain is not None  # corrupting requires it
             if not self.training_domains_checked:
                 self.require_known_domains(
                     domain,

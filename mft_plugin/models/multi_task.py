@@ -65,7 +65,7 @@ class MultiTaskClassifier(TransformerClassifier):
         )
         return every_head[torch.arange(features.shape[0], device=features.device), domain.long()]
 
-    def forward(  # type: ignore
+    def forward(
         self,
         tokens: TextFieldTensors,
         label: Optional[torch.IntTensor] = None,

@@ -15,7 +15,7 @@ import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Iterable, List, Optional, Type
+from typing import Any, Callable, Dict, Iterable, List, Optional, Type
 
 import torch
 from allennlp.common.checks import ConfigurationError
@@ -167,7 +167,7 @@ def _extract(archive: str, destination: Path, wanted: Callable[[str], bool]) -> 
     truncated archive fails here whichever members it lost.
     """
     # Python 3.12+ warns without a filter; "data" refuses links and paths out of the folder.
-    safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+    safe: Dict[str, Any] = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
     try:
         with tarfile.open(archive, "r|*") as stream:
             for member in stream:

@@ -122,10 +122,9 @@ class MultiDomainClassifierPredictor(Predictor):
     def _json_to_instance(self, json_dict: JsonDict) -> Instance:
         self._check_keys(json_dict, "input")
         if self._signature is not None:
-            return self._dataset_reader.text_to_instance(  # type: ignore
-                **self._signature.arguments(json_dict)
-            )
-        return self._dataset_reader.text_to_instance(  # type: ignore
+            return self._dataset_reader.text_to_instance(**self._signature.arguments(json_dict))
+        # The plugin's readers take `domain`; DatasetReader declares positional inputs only.
+        return self._dataset_reader.text_to_instance(  # type: ignore[call-arg]
             *(json_dict[key] for key in self._fields), domain=json_dict.get("domain")
         )
 
@@ -234,7 +233,7 @@ class ReaderSignature:
 
 def _length(instance: Instance) -> int:
     tokens = instance.fields.get("tokens")
-    return len(tokens) if tokens is not None else 0  # type: ignore[arg-type]
+    return len(tokens) if tokens is not None else 0
 
 
 def _forward_batches(order: List[int], instances: List[Instance], size: int) -> Iterator[List[int]]:

@@ -88,4 +88,4 @@ def number_predict_input_lines() -> None:
 
     _get_json_data.__doc__ = original.__doc__
     _get_json_data._mft_numbers_lines = True  # type: ignore[attr-defined]
-    _PredictManager._get_json_data = _get_json_data  # type: ignore[assignment]
+    _PredictManager._get_json_data = _get_json_data  # type: ignore[method-assign]
