@@ -20,7 +20,7 @@ from allennlp.nn import util as nn_util
 from allennlp.training.callbacks.callback import TrainerCallback
 
 from mft_plugin.data.contract import check_reader_contract, instance_text
-from mft_plugin.data.domain_field import NO_DOMAIN
+from mft_plugin.data.domain_field import NO_DOMAIN, domain_field_of
 from mft_plugin.models.meta_fine_tuning import MetaFineTuning
 from mft_plugin.typicality import (
     class_prototypes,
@@ -340,9 +340,7 @@ def _require_two_training_domains(instances: Sequence[Instance]) -> None:
     # the `domain` field, which the reader contract (checked before) requires; the metadata's
     # `domain` is optional
     domains = {
-        instance["domain"].label  # type: ignore[attr-defined]  # a DomainField, typed Field
-        for instance in instances
-        if "domain" in instance.fields
+        domain_field_of(instance).label for instance in instances if "domain" in instance.fields
     }
     if _distributed():
         domains = set().union(*_gather(domains))
@@ -362,10 +360,9 @@ def _require_known_domains(instances: Sequence[Instance], model: MetaFineTuning)
     """
     unknown = sorted(
         {
-            instance["domain"].label  # type: ignore[attr-defined]
+            domain_field_of(instance).label
             for instance in instances
-            if "domain" in instance.fields
-            and instance["domain"]._label_id == NO_DOMAIN  # type: ignore[attr-defined]
+            if "domain" in instance.fields and domain_field_of(instance)._label_id == NO_DOMAIN
         }
     )
     if unknown:
@@ -378,7 +375,7 @@ def _require_known_domains(instances: Sequence[Instance], model: MetaFineTuning)
 def _domain_counts(instances: Sequence[Instance], num_domains: int) -> torch.Tensor:
     counts = torch.zeros(num_domains, dtype=torch.float64)
     for instance in instances:
-        counts[instance["domain"]._label_id] += 1  # type: ignore[attr-defined]
+        counts[domain_field_of(instance)._label_id] += 1
     return _all_reduce_sum(counts) if _distributed() else counts
 
 

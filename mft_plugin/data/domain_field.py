@@ -8,8 +8,9 @@ indexed as `NO_DOMAIN` and the instance is treated as one without a domain, inst
 the whole run with a vocabulary `KeyError`.
 """
 import logging
-from typing import Set, Tuple
+from typing import Set, Tuple, cast
 
+from allennlp.data import Instance
 from allennlp.data.fields import LabelField
 from allennlp.data.vocabulary import Vocabulary
 
@@ -39,6 +40,7 @@ class DomainField(LabelField):
     """
 
     __slots__ = []
+    label: str  # a domain's name (LabelField allows an int too)
 
     # (namespace, domain) pairs already warned about, once per process, as AllenNLP's
     # `LabelField` warns about namespaces.
@@ -62,3 +64,12 @@ class DomainField(LabelField):
                 self.label,
                 ", ".join(sorted(known)) or "none",
             )
+
+
+def domain_field_of(instance: Instance, name: str = "domain") -> "DomainField":
+    """
+    The instance's domain field, typed as what it is: AllenNLP types every field of an
+    `Instance` as the base `Field`. For instances whose domain field is known to be a
+    `DomainField`: the wrapper's, and any that passed the reader contract check.
+    """
+    return cast(DomainField, instance[name])

@@ -16,7 +16,7 @@ from allennlp.data.fields import LabelField, MetadataField
 
 from mft_plugin.data.common import check_selection_options, stratified_positions
 from mft_plugin.data.contract import CONTRACT_PAGE, instance_text
-from mft_plugin.data.domain_field import DomainField
+from mft_plugin.data.domain_field import DomainField, domain_field_of
 
 logger = logging.getLogger(__name__)
 
@@ -139,15 +139,14 @@ class MultiDomainWrapper(DatasetReader):
                 self.wrap(instance, domain, f"{prefix}:{position}", path, position)
                 for position, instance in enumerate(self.base_reader.read(path))
             )
-            # Instance.__getitem__ is typed Field; wrap() made `domain` a DomainField.
             kept = (
                 instance
                 for instance in wrapped
-                if self.domains is None or instance["domain"].label in self.domains  # type: ignore[attr-defined]
+                if self.domains is None or domain_field_of(instance).label in self.domains
             )
             if self.sample_fraction is not None or self.sample_count is not None:
                 pool = list(kept)
-                keys = [(i["domain"].label, _label_of(i)) for i in pool]  # type: ignore[attr-defined]
+                keys = [(domain_field_of(i).label, _label_of(i)) for i in pool]
                 chosen = stratified_positions(
                     keys, self.sample_fraction, self.sample_count, self.sample_seed
                 )
@@ -155,7 +154,7 @@ class MultiDomainWrapper(DatasetReader):
             count = 0
             for instance in kept:
                 count += 1
-                present.add(instance["domain"].label)  # type: ignore[attr-defined]
+                present.add(domain_field_of(instance).label)
                 yield instance
             logger.info("Read %d instances from %s", count, path)
         missing = [domain for domain in self.domains or () if domain not in present]
