@@ -64,7 +64,7 @@ def training_scores(
     scored = "validation" if experiment.checkpoint == "last" else "best_validation"
     test_path = files.test_metrics
     tested = json.loads(test_path.read_text()) if test_path and test_path.is_file() else {}
-    rows = []
+    rows: List[Row] = []
     for domain in domains:
         dev = trained.get(f"{scored}_{metric}_{domain}")
         if dev is None:
@@ -72,27 +72,13 @@ def training_scores(
                 f"{files.metrics} has no {scored}_{metric}_{domain}; "
                 f"is {domain!r} a domain of the dev data?"
             )
-        test = tested.get(f"{metric}_{domain}")
-        for value in run.sweep_values:
-            rows.append(
-                {
-                    "method": run.method,
-                    "seed": run.seed,
-                    "domain": domain,
-                    "sweep_value": value,
-                    "setting": setting,
-                    "dev": dev,
-                    "test": test,
-                    "epoch": trained.get("kept_epoch", trained.get("best_epoch")),
-                    # a run validated at its last epoch only has no best epoch
-                    "dev_at_best_epoch": (
-                        trained.get(f"best_validation_{metric}_{domain}")
-                        if experiment.validate == "every_epoch"
-                        else None
-                    ),
-                    "run": run.run_id,
-                }
-            )
+        # a run validated at its last epoch only has no best epoch
+        at_best = (
+            trained.get(f"best_validation_{metric}_{domain}")
+            if experiment.validate == "every_epoch"
+            else None
+        )
+        rows += _rows(run, trained, domain, setting, dev, tested.get(f"{metric}_{domain}"), at_best)
     return rows
 
 
@@ -133,17 +119,31 @@ def zero_shot_scores(experiment: Experiment, run: Run, files: RunFiles) -> List[
         figures[split] = metrics[experiment.metric]
     if "dev" not in figures:
         return []
+    assert run.held_out is not None  # a transfer experiment's stage 1
+    return _rows(run, trained, run.held_out, ZERO_SHOT, figures["dev"], figures.get("test"), None)
+
+
+def _rows(
+    run: Run,
+    trained: Dict[str, Any],
+    domain: str,
+    setting: Optional[str],
+    dev: float,
+    test: Optional[float],
+    dev_at_best_epoch: Optional[float],
+) -> List[Row]:
+    """One row per sweep value the run gives results for, with the epoch of the kept model."""
     return [
         {
             "method": run.method,
             "seed": run.seed,
-            "domain": run.held_out,
+            "domain": domain,
             "sweep_value": value,
-            "setting": ZERO_SHOT,
-            "dev": figures["dev"],
-            "test": figures.get("test"),
+            "setting": setting,
+            "dev": dev,
+            "test": test,
             "epoch": trained.get("kept_epoch", trained.get("best_epoch")),
-            "dev_at_best_epoch": None,
+            "dev_at_best_epoch": dev_at_best_epoch,
             "run": run.run_id,
         }
         for value in run.sweep_values
